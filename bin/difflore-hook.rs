@@ -1,0 +1,57 @@
+//! `difflore-hook`: the command agents' hook configs run, with the event on stdin (or as a
+//! final JSON argument). Stores it and exits 0; never prints on stdout, never exits 2.
+
+use std::process::ExitCode;
+
+use bpaf::Bpaf;
+use difflore::hook::{self, HookArgs};
+
+/// Capture one AI coding agent hook event into the local difflore outbox.
+#[derive(Debug, Clone, Bpaf)]
+#[bpaf(options, version)]
+struct Args {
+    /// Name the agent instead of detecting it: claude-code, codex, gemini, cursor, windsurf
+    #[bpaf(argument("NAME"))]
+    client: Option<String>,
+    /// Exit 1 (never 2) when the event could not be stored as given
+    strict: bool,
+    /// The event JSON, for agents that pass it on argv (Codex `notify`)
+    #[bpaf(positional("EVENT_JSON"))]
+    event: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = match args().run_inner(bpaf::Args::current_args()) {
+        Ok(args) => args,
+        // A mistyped hook config must not lose the event: say so, and capture it anyway.
+        Err(bpaf::ParseFailure::Stderr(doc)) => {
+            eprintln!("difflore-hook: {doc}; capturing with defaults");
+            Args {
+                client: None,
+                strict: false,
+                event: None,
+            }
+        }
+        Err(bpaf::ParseFailure::Stdout(doc, _)) => {
+            // --help / --version asked for explicitly by a person.
+            print!("{doc}");
+            return ExitCode::SUCCESS;
+        }
+        Err(bpaf::ParseFailure::Completion(s)) => {
+            print!("{s}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let outcome = hook::run(&HookArgs {
+        client: args.client,
+        event_arg: args.event,
+    });
+    if let Some(line) = outcome.message() {
+        eprintln!("difflore-hook: {line}");
+    }
+    if args.strict && outcome.is_failure() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

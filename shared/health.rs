@@ -1,0 +1,64 @@
+//! The daemon's health record, kept in the outbox's `meta` table so `difflorectl status`
+//! reads it with the queue counts in one place. The daemon writes it; nobody else does.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Outbox, StoreError};
+
+const KEY: &str = "health";
+
+/// The sink's state as status shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Circuit {
+    /// Delivering normally.
+    #[default]
+    Closed,
+    /// The collector is failing: one probe batch at a time, after `next_retry_ms`.
+    Open,
+    /// The collector refused our credentials (401/403): nothing is spent until fixed.
+    PausedAuth,
+    /// No endpoint is configured: events wait.
+    NoEndpoint,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Health {
+    pub pid: i32,
+    pub version: String,
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+    /// The endpoint with any credentials removed.
+    pub endpoint: Option<String>,
+    pub circuit: Circuit,
+    pub last_attempt_ms: Option<i64>,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_retry_ms: Option<i64>,
+    /// Secrets replaced before upload, per rule.
+    pub redactions: BTreeMap<String, u64>,
+}
+
+impl Health {
+    pub fn read(outbox: &Outbox) -> Result<Option<Health>, StoreError> {
+        Ok(outbox
+            .meta(KEY)?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    pub fn write(&self, outbox: &Outbox) -> Result<(), StoreError> {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        outbox.set_meta(KEY, &text)
+    }
+}
+
+/// Events acknowledged by the collector since the database was created.
+pub fn delivered_total(outbox: &Outbox) -> Result<i64, StoreError> {
+    Ok(outbox
+        .meta("delivered_total")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}

@@ -1,0 +1,32 @@
+//! The one module all three binaries share: data-home paths, the outbox store, the event
+//! record, spill files, the pid/lock file, the health record and configuration.
+//! Synchronous by design: std, rusqlite, serde, dirs, libc only (no tokio, reqwest, bpaf).
+
+pub mod config;
+pub mod event;
+pub mod health;
+pub mod paths;
+pub mod pidfile;
+pub mod spill;
+pub mod store;
+pub mod sys;
+
+/// Milliseconds since the Unix epoch: the one clock every table and file uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `error: cause: cause…`, the one line each binary prints for an error.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}

@@ -1,0 +1,225 @@
+//! The daemon's pid file, `difflored.pid`: an exclusive lock held for the daemon's whole
+//! life (liveness), with its pid, process start time and version written inside (identity).
+//! The file is never unlinked while it may be held; a clean exit empties it instead.
+
+use std::fs::{self, File, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::paths::Paths;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PidFileError {
+    #[error("could not open pid file {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not lock pid file {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not write pid file {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What the daemon writes inside its pid file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidRecord {
+    pub pid: i32,
+    /// Start time of the process in clock ticks since boot (`/proc/<pid>/stat`, field 22):
+    /// with the pid, it names one process even after the pid is reused.
+    pub start_time: Option<u64>,
+    pub version: String,
+    pub started_ms: i64,
+}
+
+impl PidRecord {
+    pub fn for_this_process() -> PidRecord {
+        let pid = std::process::id() as i32;
+        PidRecord {
+            pid,
+            start_time: process_start_time(pid),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_ms: super::now_ms(),
+        }
+    }
+
+    /// Is the live process with this pid the one that wrote the record?
+    pub fn is_live_process(&self) -> bool {
+        match (self.start_time, process_start_time(self.pid)) {
+            (Some(recorded), Some(live)) => recorded == live,
+            (Some(_), None) => false,
+            // No /proc here: the best left is existence.
+            (None, _) => super::sys::process_exists(self.pid),
+        }
+    }
+}
+
+/// Start time of a process from `/proc/<pid>/stat`, if it exists.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The held lock. Dropping it releases the lock (and the kernel does so if we die).
+#[derive(Debug)]
+pub struct PidLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// How long a starting daemon retries a busy lock: covers a `difflorectl status` that holds
+/// a shared lock for a few microseconds, and is far below the 50 ms a losing start may take.
+const LOCK_RETRY: Duration = Duration::from_millis(20);
+
+impl PidLock {
+    /// Take the lock, or `Ok(None)` if another process holds it.
+    pub fn acquire(paths: &Paths) -> Result<Option<PidLock>, PidFileError> {
+        let path = paths.pid_file();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| PidFileError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let deadline = Instant::now() + LOCK_RETRY;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(PidLock { file, path })),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Error(source)) => {
+                    return Err(PidFileError::Lock { path, source });
+                }
+            }
+        }
+    }
+
+    /// Replace the file's content with `record` (under the lock).
+    pub fn write(&mut self, record: &PidRecord) -> Result<(), PidFileError> {
+        let mut text =
+            serde_json::to_string(record).map_err(|e| self.write_error(io::Error::other(e)))?;
+        text.push('\n');
+        self.file.set_len(0).map_err(|e| self.write_error(e))?;
+        self.file.rewind().map_err(|e| self.write_error(e))?;
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| self.write_error(e))?;
+        self.file.sync_data().map_err(|e| self.write_error(e))
+    }
+
+    /// Clean exit: empty the file (so status says "not running", not "crashed"), then unlock.
+    pub fn release(self) -> Result<(), PidFileError> {
+        self.file.set_len(0).map_err(|e| self.write_error(e))
+    }
+
+    fn write_error(&self, source: io::Error) -> PidFileError {
+        PidFileError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// What the pid file says about the daemon, read without changing anything on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// Someone holds the lock. The record is `None` only in the instant between a start
+    /// taking the lock and writing its record.
+    Running(Option<PidRecord>),
+    /// Nobody holds the lock, yet the file still names a process: the daemon crashed or was
+    /// killed (or the pid was reused by an unrelated process).
+    Stale(PidRecord),
+    /// No pid file, or one emptied by a clean exit.
+    NotRunning,
+}
+
+/// Test the lock without keeping it: a shared lock taken and dropped at once, which a
+/// starting daemon's retry absorbs.
+pub fn probe(paths: &Paths) -> Result<Liveness, PidFileError> {
+    let path = paths.pid_file();
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Liveness::NotRunning),
+        Err(source) => return Err(PidFileError::Open { path, source }),
+    };
+    let held = match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(source)) => return Err(PidFileError::Lock { path, source }),
+    };
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|source| PidFileError::Open { path, source })?;
+    let record = serde_json::from_str::<PidRecord>(text.trim()).ok();
+    Ok(match (held, record) {
+        (true, record) => Liveness::Running(record),
+        (false, Some(record)) => Liveness::Stale(record),
+        (false, None) => Liveness::NotRunning,
+    })
+}
+
+/// Empty a stale pid file, but only if nobody took the lock in the meantime.
+pub fn clear_stale(paths: &Paths) -> Result<bool, PidFileError> {
+    match PidLock::acquire(paths)? {
+        Some(lock) => lock.release().map(|()| true),
+        None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_is_exclusive_and_probe_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        assert_eq!(probe(&paths).unwrap(), Liveness::NotRunning);
+        let mut lock = PidLock::acquire(&paths).unwrap().unwrap();
+        let rec = PidRecord::for_this_process();
+        lock.write(&rec).unwrap();
+        assert!(PidLock::acquire(&paths).unwrap().is_none());
+        assert_eq!(probe(&paths).unwrap(), Liveness::Running(Some(rec.clone())));
+        assert!(rec.is_live_process());
+        lock.release().unwrap();
+        assert_eq!(probe(&paths).unwrap(), Liveness::NotRunning);
+    }
+
+    #[test]
+    fn a_record_left_without_a_lock_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let rec = PidRecord {
+            pid: 999_999,
+            start_time: Some(1),
+            version: "0".into(),
+            started_ms: 0,
+        };
+        fs::write(paths.pid_file(), serde_json::to_string(&rec).unwrap()).unwrap();
+        assert_eq!(probe(&paths).unwrap(), Liveness::Stale(rec.clone()));
+        assert!(!rec.is_live_process());
+    }
+}

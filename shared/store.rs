@@ -1,0 +1,437 @@
+//! The outbox: one SQLite database of captured events, its schema and migrations, and the
+//! few statements every binary needs (insert, counts, meta). Claiming and acknowledging
+//! batches belong to the daemon; listing and retrying belong to difflorectl.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::event::{Fields, State};
+use super::paths::Paths;
+
+/// The schema version this build writes. A database with a larger `user_version` came from
+/// a newer difflore and is refused, never rewritten.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Bytes of a rejected input kept for inspection.
+pub const REJECTED_EXCERPT: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not open outbox at {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "outbox at {path} has schema version {found}, newer than this difflore supports ({supported}); upgrade difflore"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("outbox at {path}")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// How hard a commit tries to survive power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL + synchronous=NORMAL: survives any crash of difflore; the last commits may be lost
+    /// if the machine loses power.
+    Normal,
+    /// synchronous=FULL: every commit is synced.
+    Full,
+}
+
+impl Durability {
+    /// `DIFFLORE_SYNC=full` selects FULL; anything else is NORMAL.
+    pub fn from_env() -> Durability {
+        match std::env::var("DIFFLORE_SYNC") {
+            Ok(v) if v.eq_ignore_ascii_case("full") => Durability::Full,
+            _ => Durability::Normal,
+        }
+    }
+}
+
+/// How a process opens the outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// How long a statement waits for a lock before giving up with SQLITE_BUSY.
+    pub busy_timeout: Duration,
+    pub durability: Durability,
+    /// The hook sets this: its close must not checkpoint the WAL (the daemon does that).
+    pub skip_checkpoint_on_close: bool,
+}
+
+impl OpenOptions {
+    pub fn hook(busy_timeout: Duration) -> OpenOptions {
+        OpenOptions {
+            busy_timeout,
+            durability: Durability::from_env(),
+            skip_checkpoint_on_close: true,
+        }
+    }
+
+    pub fn long_lived() -> OpenOptions {
+        OpenOptions {
+            busy_timeout: Duration::from_secs(5),
+            durability: Durability::from_env(),
+            skip_checkpoint_on_close: false,
+        }
+    }
+}
+
+/// An open outbox database.
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Outbox {
+    /// Open (creating if needed) and migrate the outbox under `paths`.
+    pub fn open(paths: &Paths, opts: OpenOptions) -> Result<Outbox, StoreError> {
+        let path = paths.db();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let outbox = Outbox { conn, path };
+        outbox.configure(opts)?;
+        outbox.migrate()?;
+        Ok(outbox)
+    }
+
+    /// Open an existing outbox read-only, for `status` (which must change nothing).
+    /// `Ok(None)` when there is no database yet.
+    pub fn open_read_only(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
+        let path = paths.db();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let outbox = Outbox { conn, path };
+        outbox
+            .conn
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(|e| outbox.sql(e))?;
+        let found = outbox.user_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(outbox.newer(found));
+        }
+        Ok((found > 0).then_some(outbox))
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Wrap a rusqlite error with this outbox's path.
+    pub fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn newer(&self, found: i64) -> StoreError {
+        StoreError::NewerSchema {
+            path: self.path.clone(),
+            found,
+            supported: SCHEMA_VERSION,
+        }
+    }
+
+    fn configure(&self, opts: OpenOptions) -> Result<(), StoreError> {
+        let c = &self.conn;
+        c.busy_timeout(opts.busy_timeout).map_err(|e| self.sql(e))?;
+        let sync = match opts.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        c.pragma_update(None, "synchronous", sync)
+            .map_err(|e| self.sql(e))?;
+        if opts.skip_checkpoint_on_close {
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
+    fn user_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Bring the schema to `SCHEMA_VERSION`. Costs one `PRAGMA user_version` read when the
+    /// schema is current, which is every hook run but the first.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = self.user_version()?;
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if found > SCHEMA_VERSION {
+            return Err(self.newer(found));
+        }
+        // WAL is a property of the file: set once, before the first write transaction.
+        self.conn
+            .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .map_err(|e| self.sql(e))?;
+        // IMMEDIATE takes the write lock first, so concurrent first hooks wait here and then
+        // see the schema another one created.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.sql(e))?;
+        let result = self.migrate_locked();
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.conn.execute_batch(end).map_err(|e| self.sql(e));
+        result.and(ended)
+    }
+
+    fn migrate_locked(&self) -> Result<(), StoreError> {
+        let found = self.user_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(self.newer(found));
+        }
+        if found < 1 {
+            self.conn
+                .execute_batch(SCHEMA_V1)
+                .map_err(|e| self.sql(e))?;
+        }
+        // Later versions add `if found < N { … }` steps here.
+        self.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Store one accepted event as `pending`. Returns its row id.
+    pub fn insert(
+        &self,
+        received_ms: i64,
+        fields: &Fields,
+        payload: &str,
+    ) -> Result<i64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(INSERT).map_err(|e| self.sql(e))?;
+        stmt.execute(params![
+            received_ms,
+            fields.client,
+            fields.event,
+            fields.session_id,
+            fields.cwd,
+            fields.tool,
+            payload,
+            payload.len() as i64,
+            State::Pending.as_str(),
+            Option::<String>::None,
+        ])
+        .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Record an input that is not an event: its reason, its size and an excerpt, as a
+    /// `rejected` row that is counted and can be inspected but is never uploaded.
+    pub fn insert_rejected(
+        &self,
+        received_ms: i64,
+        client: Option<&str>,
+        reason: &str,
+        raw: &[u8],
+        size: usize,
+    ) -> Result<i64, StoreError> {
+        let excerpt = &raw[..raw.len().min(REJECTED_EXCERPT)];
+        let mut stmt = self.conn.prepare_cached(INSERT).map_err(|e| self.sql(e))?;
+        stmt.execute(params![
+            received_ms,
+            client.unwrap_or("unknown"),
+            "rejected",
+            Option::<String>::None,
+            Option::<String>::None,
+            Option::<String>::None,
+            excerpt,
+            size as i64,
+            State::Rejected.as_str(),
+            reason,
+        ])
+        .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The random id generated once per database: event ids are `<install_id>-<rowid>`.
+    pub fn install_id(&self) -> Result<String, StoreError> {
+        self.meta("install_id").map(|v| v.unwrap_or_default())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Rows per state, plus the age of the oldest pending row.
+    pub fn counts(&self) -> Result<QueueCounts, StoreError> {
+        let mut c = QueueCounts::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*), min(received_ms) FROM events GROUP BY state")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (state, n, oldest) = row.map_err(|e| self.sql(e))?;
+            match state.as_str() {
+                "pending" => {
+                    c.pending = n;
+                    c.oldest_pending_ms = oldest;
+                }
+                "in_flight" => c.in_flight = n,
+                "dead" => c.dead = n,
+                "rejected" => c.rejected = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub in_flight: i64,
+    pub dead: i64,
+    pub rejected: i64,
+    /// Received time of the oldest pending row.
+    #[serde(skip)]
+    pub oldest_pending_ms: Option<i64>,
+}
+
+const INSERT: &str = "INSERT INTO events
+    (received_ms, client, event, session_id, cwd, tool, payload, size, state, last_error)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- AUTOINCREMENT: row ids are never reused, so <install_id>-<id> stays unique forever.
+CREATE TABLE IF NOT EXISTS events (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_ms      INTEGER NOT NULL,
+    client           TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    session_id       TEXT,
+    cwd              TEXT,
+    tool             TEXT,
+    payload          BLOB NOT NULL,   -- exactly as received (rejected rows: the first 4 KiB)
+    size             INTEGER NOT NULL, -- bytes received
+    state            TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'in_flight', 'dead', 'rejected')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL DEFAULT 0,
+    claimed_ms       INTEGER,
+    first_failure_ms INTEGER,
+    last_error       TEXT
+);
+
+-- 'Oldest due pending rows' is an index range scan.
+CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt_ms, id);
+
+-- Spill files already imported: makes each import exactly-once.
+CREATE TABLE IF NOT EXISTS spill_imported (
+    name        TEXT PRIMARY KEY,
+    imported_ms INTEGER NOT NULL,
+    rows        INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT OR IGNORE INTO meta(key, value) VALUES ('install_id', lower(hex(randomblob(16))));
+INSERT OR IGNORE INTO meta(key, value) VALUES ('delivered_total', '0');
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::event::classify;
+
+    fn open(dir: &tempfile::TempDir) -> Outbox {
+        Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap()
+    }
+
+    #[test]
+    fn row_ids_are_never_reused_after_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
+        let a = db.insert(1, &f, "{}").unwrap();
+        db.conn().execute("DELETE FROM events", []).unwrap();
+        let b = db.insert(2, &f, "{}").unwrap();
+        assert!(b > a, "row id {b} reused after {a} was deleted");
+    }
+
+    #[test]
+    fn install_id_is_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(&dir).install_id().unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(open(&dir).install_id().unwrap(), first);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(&dir));
+        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
+        raw.pragma_update(None, "user_version", 99).unwrap();
+        drop(raw);
+        let err = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived())
+            .err()
+            .expect("a newer schema must be refused");
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
+        let v: i64 = raw
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 99);
+    }
+}

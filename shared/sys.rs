@@ -1,0 +1,122 @@
+//! The only `unsafe` in difflore: thin wrappers over the libc calls std does not offer
+//! (umask, signals, fork/setsid, descriptor hygiene). Each block states why it is sound.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Make every file and directory this process creates private (0600 / 0700).
+pub fn private_umask() {
+    // SAFETY: umask only swaps the process file-mode mask; it cannot fail or touch memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no arguments, cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Does a process with this pid exist (whoever owns it)?
+pub fn process_exists(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks for existence and permission; pid > 0 so it
+    // never addresses a process group.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The signals difflore sends; a closed set so no caller can pass a raw number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Term,
+    Kill,
+    Hup,
+    Usr1,
+}
+
+impl Signal {
+    fn raw(self) -> libc::c_int {
+        match self {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+            Signal::Hup => libc::SIGHUP,
+            Signal::Usr1 => libc::SIGUSR1,
+        }
+    }
+}
+
+/// Send `sig` to one process (never a group: pid must be positive).
+pub fn send_signal(pid: i32, sig: Signal) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to signal pid {pid}"),
+        ));
+    }
+    // SAFETY: kill takes plain integers; pid > 0 addresses exactly one process.
+    if unsafe { libc::kill(pid, sig.raw()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+pub enum Fork {
+    Parent { child: i32 },
+    Child,
+}
+
+/// fork(2). Only call while the process is single-threaded (before any runtime starts).
+pub fn fork() -> io::Result<Fork> {
+    // SAFETY: the caller guarantees no other thread exists, so the child inherits no lock
+    // held by a thread that no longer exists; the child goes on in ordinary Rust code.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        child => Ok(Fork::Parent { child }),
+    }
+}
+
+/// Start a new session so the terminal's SIGHUP and job control no longer reach us.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid takes no arguments and touches no memory.
+    if unsafe { libc::setsid() } == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Point descriptor `target` (0, 1 or 2) at `source`.
+pub fn redirect(source: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on descriptors; both are owned by the caller, and the old `target` is
+    // closed atomically by the kernel.
+    if unsafe { libc::dup2(source, target) } == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Close every inherited descriptor from 3 up, except those in `keep`.
+pub fn close_inherited_fds(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // SAFETY: the descriptor was inherited and no Rust object in this freshly forked
+        // child owns it (the caller lists the ones it owns in `keep`); closing the one
+        // read_dir used is harmless because the iterator is already dropped.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
