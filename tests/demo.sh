@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make demo`: the whole pipeline on the embedded default, in a throw-away data home:
+# agent events → difflore-hook → outbox → difflored → a file collector (NDJSON).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/release
+work=$(mktemp -d)
+export DIFFLORE_HOME="$work/difflore"
+collector="$work/collector.ndjson"
+trap '"$bin/difflorectl" stop --grace 5s >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+echo "== 1. agents call difflore-hook (one event per agent, plus one bad input)"
+for client in claude-code codex gemini cursor windsurf; do
+  fixture=$(ls tests/fixtures/"$client"/*.json | head -n 1)
+  "$bin/difflore-hook" --client "$client" < "$fixture"
+  echo "   $client: $(basename "$fixture")"
+done
+echo 'this is not json' | "$bin/difflore-hook" 2>&1 | sed 's/^/   /'
+
+echo
+echo "== 2. what waits in the outbox"
+"$bin/difflorectl" events --state pending
+"$bin/difflorectl" events --state rejected
+
+echo
+echo "== 3. difflored drains it to file://$collector"
+"$bin/difflored" --endpoint "file://$collector"
+for _ in $(seq 1 100); do
+  [ -f "$collector" ] && [ "$(wc -l < "$collector")" -ge 5 ] && break
+  sleep 0.1
+done
+"$bin/difflorectl" status
+
+echo
+echo "== 4. what the collector received (first event)"
+head -n 1 "$collector"
+echo "   ... $(wc -l < "$collector") events in all"
+
+echo
+echo "== 5. stop it"
+"$bin/difflorectl" stop --grace 5s
