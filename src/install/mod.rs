@@ -239,7 +239,12 @@ fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
     };
     let changed = root != loaded.root || (loaded.original.is_none() && action == Action::Install);
     let text = if changed {
-        settings_file::render(&root, loaded.original.as_deref())
+        settings_file::render(&root, loaded.original.as_deref()).map_err(|e| {
+            InstallError::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            }
+        })?
     } else {
         String::from_utf8_lossy(loaded.original.as_deref().unwrap_or_default()).into_owned()
     };

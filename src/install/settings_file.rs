@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,6 +16,8 @@ use super::InstallError;
 
 /// Appended to the settings file's name for the copy of its previous content.
 pub const BACKUP_SUFFIX: &str = ".difflore-backup";
+
+static NEXT_TEMP: AtomicUsize = AtomicUsize::new(0);
 
 /// A settings file as found on disk.
 #[derive(Debug)]
@@ -89,18 +92,18 @@ fn resolve(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// The file's text for `root`, indented the way the original was (two spaces for a new one).
-pub(super) fn render(root: &Map<String, Value>, original: Option<&[u8]>) -> String {
+pub(super) fn render(
+    root: &Map<String, Value>,
+    original: Option<&[u8]>,
+) -> Result<String, serde_json::Error> {
     let indent = original.and_then(detect_indent).unwrap_or(b"  ");
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(indent);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    // Serializing a Map of Values into memory cannot fail.
-    if root.serialize(&mut serializer).is_err() {
-        return String::new();
-    }
-    let mut text = String::from_utf8_lossy(&out).into_owned();
-    text.push('\n');
-    text
+    root.serialize(&mut serializer)?;
+    out.push(b'\n');
+    // serde_json writes UTF-8 only.
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The leading whitespace of the first indented line: one level in a pretty-printed file.
@@ -176,18 +179,23 @@ fn replace(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     };
     let mut name = std::ffi::OsString::from(".");
     name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".difflore-{}.tmp", std::process::id()));
+    // Unique per process and per call, so two edits in one process never share a temp file.
+    let call = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+    name.push(format!(".difflore-{}-{call}.tmp", std::process::id()));
     let temp = dir.join(name);
     let result = write_temp(&temp, bytes, mode).and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result?;
-    File::open(dir)?.sync_all()
+    // The new content is in place either way; a directory that cannot be fsynced only
+    // makes the rename less durable, which is no reason to report a failure.
+    let _ = File::open(dir).and_then(|dir| dir.sync_all());
+    Ok(())
 }
 
 fn write_temp(temp: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
-    // A leftover from a killed run of ours would block create_new forever.
+    // Only a leftover of a killed earlier run with the same pid can have this name.
     let _ = fs::remove_file(temp);
     let mut file = OpenOptions::new()
         .write(true)
