@@ -6,3 +6,4 @@
 pub mod shared;
 
 pub mod hook;
+pub mod install;

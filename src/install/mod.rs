@@ -1,0 +1,313 @@
+//! Hook installation for the five agents (`difflorectl hooks install|uninstall|print`) and
+//! the service files that keep `difflored` running (`service`). Every path comes from the
+//! caller, nothing here reads the environment, and outcomes are values for one renderer.
+
+mod agent;
+mod claude_code;
+mod codex;
+mod cursor;
+mod gemini;
+mod hooks_map;
+mod note;
+pub mod service;
+mod settings_file;
+mod windsurf;
+
+use std::path::PathBuf;
+
+use agent::{AgentSpec, NoteContext};
+pub use hooks_map::PROGRAM;
+pub use note::Note;
+pub use settings_file::BACKUP_SUFFIX;
+
+pub use crate::shared::event::Client;
+
+/// Timeouts written into each agent's file, in that agent's own unit.
+pub mod timeouts {
+    pub use super::claude_code::TIMEOUT_SECS as CLAUDE_CODE_SECS;
+    pub use super::codex::{
+        SHORT_TIMEOUT_SECS as CODEX_SESSION_END_SECS, TIMEOUT_SECS as CODEX_SECS,
+    };
+    pub use super::gemini::TIMEOUT_MS as GEMINI_MS;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid JSON (line {line}, column {column}); it was left untouched")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path}: expected {} to be {expected}; it was left untouched",
+        if pointer.is_empty() { "the top level" } else { pointer.as_str() }
+    )]
+    Shape {
+        path: PathBuf,
+        /// A JSON pointer to the offending value; empty for the top level.
+        pointer: String,
+        expected: &'static str,
+    },
+    #[error("project directory {path} does not exist")]
+    NoProjectDir { path: PathBuf },
+    #[error("could not create directory {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write backup {path}; the settings file was left untouched")]
+    Backup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} changed while difflore was editing it; nothing was written, run it again")]
+    ChangedMeanwhile { path: PathBuf },
+}
+
+/// Which settings file: the user's (under the home directory) or a project's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    Project,
+}
+
+/// Where the user's home and the project are. Tests pass temp dirs; the CLI passes `$HOME`,
+/// the current directory (or `--project`) and `$CODEX_HOME` when it is set.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    pub home: PathBuf,
+    pub project: PathBuf,
+    /// Codex's user directory when moved from `~/.codex` (`CODEX_HOME`).
+    pub codex_home: Option<PathBuf>,
+}
+
+impl Locations {
+    pub fn new(home: impl Into<PathBuf>, project: impl Into<PathBuf>) -> Locations {
+        Locations {
+            home: home.into(),
+            project: project.into(),
+            codex_home: None,
+        }
+    }
+}
+
+/// One install, uninstall or print.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub client: Client,
+    pub scope: Scope,
+    pub locations: Locations,
+    /// The program the agent runs: [`PROGRAM`] (found on the agent's `PATH`) unless the
+    /// caller gives an absolute path.
+    pub program: String,
+}
+
+impl Request {
+    pub fn new(client: Client, scope: Scope, locations: Locations) -> Request {
+        Request {
+            client,
+            scope,
+            locations,
+            program: PROGRAM.to_string(),
+        }
+    }
+
+    /// The command line written into the agent's file.
+    pub fn command(&self) -> String {
+        format!(
+            "{} --client {}",
+            shell_quote(&self.program),
+            self.client.as_str()
+        )
+    }
+
+    /// The settings file this request reads and writes.
+    pub fn settings_path(&self) -> PathBuf {
+        let spec = spec(self.client);
+        let loc = &self.locations;
+        match (self.scope, self.client) {
+            (Scope::User, Client::Codex) => codex::user_file(&loc.home, loc.codex_home.as_deref()),
+            (Scope::User, _) => loc.home.join(spec.user_file),
+            (Scope::Project, _) => loc.project.join(spec.project_file),
+        }
+    }
+}
+
+/// The events difflore hooks for `client`, in the agent's own spelling.
+pub fn events(client: Client) -> &'static [&'static str] {
+    spec(client).events
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Install,
+    Uninstall,
+}
+
+/// What an install or uninstall did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallOutcome {
+    pub client: Client,
+    pub action: Action,
+    pub path: PathBuf,
+    /// The file's content changed (false: it already said what we wanted; nothing written).
+    pub changed: bool,
+    /// The file did not exist before.
+    pub created: bool,
+    /// Where the previous content was saved, when there was one and it changed.
+    pub backup: Option<PathBuf>,
+    /// Install: events now carrying difflore's hook. Uninstall: entries removed.
+    pub entries: usize,
+    pub notes: Vec<Note>,
+}
+
+/// `print`'s answer: the file as an install would leave it, not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub path: PathBuf,
+    pub text: String,
+    pub changed: bool,
+}
+
+/// Merge difflore's entries into the agent's settings file for every event it documents.
+pub fn install(request: &Request) -> Result<InstallOutcome, InstallError> {
+    apply(request, Action::Install)
+}
+
+/// Remove difflore's entries (and the groups and lists that held only them).
+pub fn uninstall(request: &Request) -> Result<InstallOutcome, InstallError> {
+    apply(request, Action::Uninstall)
+}
+
+/// The file an install would write, without writing it.
+pub fn print(request: &Request) -> Result<Preview, InstallError> {
+    let plan = plan(request, Action::Install)?;
+    Ok(Preview {
+        path: plan.path,
+        text: plan.text,
+        changed: plan.changed,
+    })
+}
+
+struct Plan {
+    path: PathBuf,
+    loaded: settings_file::Loaded,
+    root: serde_json::Map<String, serde_json::Value>,
+    text: String,
+    changed: bool,
+    entries: usize,
+}
+
+fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
+    let spec = spec(request.client);
+    let path = request.settings_path();
+    if request.scope == Scope::Project && !request.locations.project.is_dir() {
+        return Err(InstallError::NoProjectDir {
+            path: request.locations.project.clone(),
+        });
+    }
+    let loaded = settings_file::load(&path)?;
+    let mut root = loaded.root.clone();
+    let shape_error = |e: hooks_map::ShapeError| InstallError::Shape {
+        path: path.clone(),
+        pointer: e.pointer,
+        expected: e.expected,
+    };
+    let entries = match action {
+        Action::Install => {
+            hooks_map::install(&mut root, spec, &request.command()).map_err(shape_error)?;
+            spec.events.len()
+        }
+        Action::Uninstall => hooks_map::uninstall(&mut root, spec.layout).map_err(shape_error)?,
+    };
+    let changed = root != loaded.root || (loaded.original.is_none() && action == Action::Install);
+    let text = if changed {
+        settings_file::render(&root, loaded.original.as_deref()).map_err(|e| {
+            InstallError::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            }
+        })?
+    } else {
+        String::from_utf8_lossy(loaded.original.as_deref().unwrap_or_default()).into_owned()
+    };
+    Ok(Plan {
+        path,
+        loaded,
+        root,
+        text,
+        changed,
+        entries,
+    })
+}
+
+fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallError> {
+    let plan = plan(request, action)?;
+    let backup = if plan.changed {
+        settings_file::store(&plan.path, &plan.loaded, &plan.text)?
+    } else {
+        None
+    };
+    let notes = match action {
+        Action::Install => (spec(request.client).notes)(&NoteContext {
+            scope: request.scope,
+            home: &request.locations.home,
+            project: &request.locations.project,
+            agent_home: request.locations.codex_home.as_deref(),
+            settings: &plan.root,
+            settings_path: &plan.path,
+            changed: plan.changed,
+        }),
+        Action::Uninstall => Vec::new(),
+    };
+    Ok(InstallOutcome {
+        client: request.client,
+        action,
+        path: plan.path,
+        changed: plan.changed,
+        created: plan.changed && plan.loaded.original.is_none(),
+        backup,
+        entries: plan.entries,
+        notes,
+    })
+}
+
+fn spec(client: Client) -> &'static AgentSpec {
+    match client {
+        Client::ClaudeCode => &claude_code::SPEC,
+        Client::Codex => &codex::SPEC,
+        Client::Gemini => &gemini::SPEC,
+        Client::Cursor => &cursor::SPEC,
+        Client::Windsurf => &windsurf::SPEC,
+    }
+}
+
+/// Quote a program path for the `sh -c` the agents run hooks through.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./+:@%,=".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

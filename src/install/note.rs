@@ -1,0 +1,55 @@
+//! What the user should do or know after an install (trust the hooks, turn hooks on,
+//! restart sessions), as values with a default wording; the CLI's renderer may phrase them
+//! its own way. Decides nothing about when a note applies.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::shared::event::Client;
+
+/// Something the user should do or know after an install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Codex runs new or changed hooks only once they are trusted in its `/hooks` screen.
+    CodexTrustHooks,
+    /// `[features] hooks = false` (or `codex_hooks = false`) in this `config.toml`.
+    CodexHooksTurnedOff { config: PathBuf },
+    /// `hooksConfig.enabled` is `false` in this Gemini settings file.
+    GeminiHooksTurnedOff { settings: PathBuf },
+    /// The agent reads project settings only in a folder the user trusts.
+    ProjectTrust { client: Client },
+    /// Sessions already running keep the hooks they started with.
+    RestartSessions { client: Client },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::CodexTrustHooks => write!(
+                f,
+                "open Codex and review the new hooks in its /hooks screen: Codex does not run \
+                 new or changed hooks until you trust them"
+            ),
+            Note::CodexHooksTurnedOff { config } => write!(
+                f,
+                "hooks are turned off in {}: set `hooks = true` under [features]",
+                config.display()
+            ),
+            Note::GeminiHooksTurnedOff { settings } => write!(
+                f,
+                "hooks are turned off in {}: set \"hooksConfig\": {{\"enabled\": true}}",
+                settings.display()
+            ),
+            Note::ProjectTrust { client } => write!(
+                f,
+                "{} reads this project's hooks only once you trust the project folder",
+                client.as_str()
+            ),
+            Note::RestartSessions { client } => write!(
+                f,
+                "{} sessions already running keep their old hooks; new sessions use these",
+                client.as_str()
+            ),
+        }
+    }
+}
