@@ -10,11 +10,11 @@ use crate::shared::event::Client;
 /// Milliseconds (Gemini CLI's unit; its default is 60000).
 pub const TIMEOUT_MS: u64 = 5000;
 
+/// Every lifecycle and tool event. Not the model events: BeforeModel and AfterModel carry
+/// the whole model request, and AfterModel fires once per streamed chunk.
 pub const EVENTS: &[&str] = &[
     "SessionStart",
     "BeforeAgent",
-    "BeforeModel",
-    "AfterModel",
     "BeforeToolSelection",
     "BeforeTool",
     "AfterTool",
