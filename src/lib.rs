@@ -5,4 +5,5 @@
 #[path = "../shared/mod.rs"]
 pub mod shared;
 
+pub mod ctl;
 pub mod hook;
