@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use difflore::ctl::{self, cli, render};
-use difflore::shared::error_chain;
 
 /// Exit code for a command line that does not parse (LSB: invalid argument).
 const USAGE: u8 = 2;
@@ -30,7 +29,7 @@ fn main() -> ExitCode {
             ExitCode::from(outcome.exit_code())
         }
         Err(err) => {
-            eprintln!("difflorectl: {}", error_chain(&err));
+            eprintln!("{}", render::error_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -4,22 +4,20 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Message, human, since};
+use super::{Message, chain, human, since};
 use crate::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
-use crate::shared::error_chain;
 use crate::shared::health::{Circuit, Health};
 
 pub(super) fn status(status: &Status, json: bool) -> Message {
     match (status, json) {
         (Status::Known(report), false) => Message::out(text(report)),
         (Status::Known(report), true) => Message::out(pretty(&to_json(report))),
-        (Status::Unknown { error, .. }, false) => Message::err(format!(
-            "difflorectl: status unknown: {}",
-            error_chain(error)
-        )),
+        (Status::Unknown { error, .. }, false) => {
+            Message::err(format!("difflorectl: status unknown: {}", chain(error)))
+        }
         (Status::Unknown { data_home, error }, true) => Message::out(pretty(&json!({
             "state": "unknown",
-            "error": error_chain(error),
+            "error": chain(error),
             "data_home": data_home,
         }))),
     }
@@ -34,7 +32,7 @@ fn text(r: &StatusReport) -> String {
     let mut row = |label: &str, value: String| lines.push(format!("{label:<14}{value}"));
     match &r.queue {
         QueueView::Missing => row("queue:", "empty (no outbox yet)".into()),
-        QueueView::Unreadable(e) => row("queue:", format!("unreadable: {}", error_chain(e))),
+        QueueView::Unreadable(e) => row("queue:", format!("unreadable: {}", chain(e))),
         QueueView::Read(q) => {
             let oldest = q
                 .counts
@@ -57,7 +55,11 @@ fn text(r: &StatusReport) -> String {
     let endpoint = r.endpoint.as_deref().unwrap_or("none configured");
     row("endpoint:", endpoint.to_owned());
     if let Some(h) = health(r) {
-        row("delivery:", circuit(h, r.now_ms));
+        let delivery = match r.daemon {
+            DaemonStatus::Running(_) => circuit(h, r.now_ms),
+            _ => "stopped: events wait until difflored runs".into(),
+        };
+        row("delivery:", delivery);
         row("last success:", ago(h.last_success_ms, r.now_ms));
         row(
             "last error:",
@@ -154,7 +156,7 @@ fn to_json(r: &StatusReport) -> Value {
             Some(0),
             None,
         ),
-        QueueView::Unreadable(e) => (Value::Null, None, Some(error_chain(e))),
+        QueueView::Unreadable(e) => (Value::Null, None, Some(chain(e))),
     };
     let h = health(r);
     json!({
