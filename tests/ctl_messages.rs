@@ -112,7 +112,10 @@ fn status_messages() {
     };
     let unreadable = QueueView::Unreadable(StoreError::Open {
         path: PathBuf::from("/home/u/.difflore/outbox.db"),
-        source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(26), None),
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(26),
+            Some("file is not a database".into()),
+        ),
     });
     let cases = vec![
         (
