@@ -189,7 +189,7 @@ mod tests {
             Err(EndpointError::Scheme(_))
         ));
         assert!(matches!(
-            build("file:relative.ndjson", &c),
+            build("file://remote-host/out.ndjson", &c),
             Err(EndpointError::FilePath(_))
         ));
     }
