@@ -6,4 +6,5 @@
 pub mod shared;
 
 pub mod ctl;
+pub mod daemon;
 pub mod hook;
