@@ -5,7 +5,7 @@ mod common;
 mod ctl_support;
 
 use common::{Sandbox, wait_until};
-use ctl_support::{Daemon, PATIENCE, ctl, normalize, raw_kill, seed, settings, tree};
+use ctl_support::{PATIENCE, ctl, normalize, raw_kill, seed, settings, tree};
 
 fn json(sb: &Sandbox) -> (i32, serde_json::Value) {
     let ran = ctl(sb, &["status", "--json"]);
@@ -79,11 +79,11 @@ fn status_of_an_unreadable_data_home_is_unknown_exit_4() {
 fn status_of_a_running_daemon_is_exit_0_with_every_key() {
     let sb = Sandbox::new();
     seed(&sb, 3);
-    let daemon = Daemon::start(&sb);
+    let daemon = ctl_support::daemon(&sb);
     let (code, value) = json(&sb);
     assert_eq!(code, 0);
     assert_eq!(value["state"], "running");
-    assert_eq!(value["pid"], daemon.pid());
+    assert_eq!(value["pid"], daemon.pid);
     for key in [
         "delivered_total",
         "endpoint",
@@ -117,30 +117,29 @@ fn status_of_a_running_daemon_is_exit_0_with_every_key() {
 #[test]
 fn status_after_kill_9_is_stale_exit_1_and_after_a_clean_stop_exit_3() {
     let sb = Sandbox::new();
-    let mut daemon = Daemon::start(&sb);
-    raw_kill(daemon.pid(), "KILL");
-    assert!(daemon.wait_exit());
+    let mut daemon = ctl_support::daemon(&sb);
+    daemon.kill9();
     let (code, value) = json(&sb);
     assert_eq!((code, &value["state"]), (1, &"stale".into()), "{value}");
-    assert_eq!(value["pid"], daemon.pid());
+    assert_eq!(value["pid"], daemon.pid);
     let ran = ctl(&sb, &["status"]);
     assert_eq!(ran.code, 1);
     settings().bind(|| insta::assert_snapshot!("ctl_status_stale", normalize(&sb, &ran.shown())));
 
-    let mut daemon = Daemon::start(&sb);
-    raw_kill(daemon.pid(), "TERM");
-    assert!(daemon.wait_exit());
+    let mut daemon = ctl_support::daemon(&sb);
+    raw_kill(daemon.pid, "TERM");
+    assert!(daemon.wait_exit(PATIENCE).is_some());
     assert_eq!(ctl(&sb, &["status"]).code, 3);
 }
 
 #[test]
 fn a_pid_file_naming_an_unrelated_process_is_stale() {
     let sb = Sandbox::new();
-    let mut daemon = Daemon::start(&sb);
-    raw_kill(daemon.pid(), "KILL");
-    assert!(daemon.wait_exit());
+    let mut daemon = ctl_support::daemon(&sb);
+    daemon.kill9();
+    let record = ctl_support::pid_record(&sb);
     let mut sleeper = ctl_support::Bystander::spawn();
-    ctl_support::point_record_at(&sb, sleeper.pid());
+    ctl_support::point_record_at(&sb, &record, sleeper.pid());
     let (code, value) = json(&sb);
     assert_eq!(code, 1);
     assert_eq!(value["state"], "stale");
@@ -164,16 +163,20 @@ fn status_changes_nothing_on_disk() {
         );
     };
     check("hook wrote, no daemon yet");
-    let mut daemon = Daemon::start(&sb);
+    let mut daemon = ctl_support::daemon(&sb);
     // Let the daemon settle (its first heartbeat) so only status could change something.
     assert!(wait_until(PATIENCE, || json(&sb).1["heartbeat_at"].is_string()));
-    raw_kill(daemon.pid(), "STOP");
+    raw_kill(daemon.pid, "STOP");
     check("daemon running (stopped mid-flight)");
-    raw_kill(daemon.pid(), "KILL");
-    assert!(daemon.wait_exit());
+    daemon.kill9();
     check("daemon killed");
-    let mut daemon = Daemon::start(&sb);
-    raw_kill(daemon.pid(), "TERM");
-    assert!(daemon.wait_exit());
+    let mut daemon = ctl_support::daemon(&sb);
+    raw_kill(daemon.pid, "TERM");
+    assert!(daemon.wait_exit(PATIENCE).is_some());
     check("daemon stopped cleanly");
+    // The last connection to close checkpoints and removes the WAL: nothing for status to
+    // create there either.
+    drop(sb.sqlite());
+    assert!(!sb.home().join("outbox.db-wal").exists());
+    check("no WAL left");
 }

@@ -55,7 +55,9 @@ pub enum CtlError {
         status: ExitStatus,
         log: PathBuf,
     },
-    #[error("difflored did not take its lock within {}; see {}", humantime::format_duration(*waited), log.display())]
+    #[error("difflored at {path} exited 0 but no daemon holds the lock; see {}", log.display())]
+    NotStarted { path: PathBuf, log: PathBuf },
+    #[error("difflored did not report ready within {}; see {}", humantime::format_duration(*waited), log.display())]
     StartTimeout { waited: Duration, log: PathBuf },
     #[error("could not read the answer to the purge prompt")]
     Prompt {

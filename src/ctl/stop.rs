@@ -86,10 +86,13 @@ pub fn stop(paths: &Paths, grace: Duration) -> Result<StopOutcome, CtlError> {
     // Gone already: a concurrent stop won the race; the lock tells us when it is over.
     process::signal(&record, Signal::Term)?;
     if process::wait_released(paths, grace)? {
-        return Ok(StopOutcome::Stopped {
-            pid,
-            after: started.elapsed(),
-        });
+        let after = started.elapsed();
+        // A daemon signalled before its handlers were installed dies without emptying its
+        // file; a stopped daemon must read "not running", not "crashed".
+        if matches!(pidfile::probe(paths)?, pidfile::Liveness::Stale(r) if r.pid == pid) {
+            pidfile::clear_stale(paths)?;
+        }
+        return Ok(StopOutcome::Stopped { pid, after });
     }
     match kill_and_clean(paths, &record)? {
         true => Ok(StopOutcome::Killed { pid, grace }),
@@ -135,7 +138,8 @@ fn kill_and_clean(paths: &Paths, record: &pidfile::PidRecord) -> Result<bool, Ct
     Ok(true)
 }
 
-/// Spawn `difflored` (it detaches itself) and wait until it holds its lock.
+/// Spawn `difflored` and wait for it to detach: its first process exits only once the
+/// daemon is ready (lock, record, signal handlers, health), and with failure if it is not.
 pub fn start(paths: &Paths) -> Result<StartOutcome, CtlError> {
     // A stale record needs nothing from us: the new daemon takes the free lock and
     // overwrites it.
@@ -143,33 +147,21 @@ pub fn start(paths: &Paths) -> Result<StartOutcome, CtlError> {
         return Ok(StartOutcome::AlreadyRunning { pid: record.pid });
     }
     let exe = daemon_binary()?;
+    let spawn_error = |source| CtlError::Spawn {
+        path: exe.clone(),
+        source,
+    };
+    // stderr stays ours: a daemon that cannot start says why before it detaches.
     let mut child = Command::new(&exe)
         .env(crate::shared::paths::HOME_VAR, &paths.home)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
-        .map_err(|source| CtlError::Spawn {
-            path: exe.clone(),
-            source,
-        })?;
+        .map_err(spawn_error)?;
     let deadline = Instant::now() + START_WAIT;
-    let mut exited = None;
-    loop {
-        if let Daemon::Running(record) = process::find(paths)? {
-            return Ok(StartOutcome::Started { pid: record.pid });
-        }
-        if exited.is_none() {
-            exited = child.try_wait().map_err(|source| CtlError::Spawn {
-                path: exe.clone(),
-                source,
-            })?;
-            if let Some(status) = exited.filter(|s| !s.success()) {
-                return Err(CtlError::DaemonExited {
-                    path: exe,
-                    status,
-                    log: paths.log_file(),
-                });
-            }
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+            break status;
         }
         if Instant::now() >= deadline {
             return Err(CtlError::StartTimeout {
@@ -178,6 +170,20 @@ pub fn start(paths: &Paths) -> Result<StartOutcome, CtlError> {
             });
         }
         std::thread::sleep(Duration::from_millis(10));
+    };
+    if !status.success() {
+        return Err(CtlError::DaemonExited {
+            path: exe,
+            status,
+            log: paths.log_file(),
+        });
+    }
+    match process::find(paths)? {
+        Daemon::Running(record) => Ok(StartOutcome::Started { pid: record.pid }),
+        _ => Err(CtlError::NotStarted {
+            path: exe,
+            log: paths.log_file(),
+        }),
     }
 }
 

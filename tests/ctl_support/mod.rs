@@ -1,6 +1,6 @@
-//! What difflorectl's integration tests share on top of `common`: running difflorectl,
-//! a real difflored held for the test (killed in Drop), hashing the data home, and
-//! normalising pids, paths and durations before snapshots. Never the real home.
+//! What difflorectl's integration tests share on top of `common` (whose `DaemonGuard` runs
+//! the real difflored): running difflorectl, a bystander process, hashing the data home,
+//! seeding rows, and normalising pids, paths and durations before snapshots.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::Duration;
 
-use crate::common::{Sandbox, wait_until};
+use crate::common::Sandbox;
+use crate::common::daemon::{DaemonGuard, health};
 
 /// How long any test waits for a process to change state before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -73,45 +74,16 @@ pub fn normalize(sb: &Sandbox, text: &str) -> String {
     })
 }
 
-/// A real `difflored --foreground` on the sandbox, SIGKILLed and reaped in Drop.
-pub struct Daemon {
-    pub child: Child,
-}
-
-impl Daemon {
-    /// Start it and wait until `difflorectl status` says it runs.
-    pub fn start(sb: &Sandbox) -> Daemon {
-        let child = sb
-            .cmd("difflored")
-            .arg("--foreground")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn difflored");
-        let daemon = Daemon { child };
-        assert!(
-            wait_until(PATIENCE, || ctl(sb, &["status"]).code == 0),
-            "difflored did not come up: {}",
-            ctl(sb, &["status"]).shown()
-        );
-        daemon
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Wait for the process to end (reaping it, so it leaves no zombie behind).
-    pub fn wait_exit(&mut self) -> bool {
-        wait_until(PATIENCE, || matches!(self.child.try_wait(), Ok(Some(_))))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A real `difflored --foreground`, returned once it is ready: its health record names it,
+/// which it writes only after installing its signal handlers.
+pub fn daemon(sb: &Sandbox) -> DaemonGuard {
+    let guard = DaemonGuard::foreground(sb, &[]);
+    assert!(
+        crate::common::wait_until(PATIENCE, || health(sb).is_some_and(|h| h.pid == guard.pid)),
+        "difflored did not publish its health; log:\n{}",
+        guard.log_text()
+    );
+    guard
 }
 
 /// A `sleep` process standing in for an unrelated program; killed in Drop.
@@ -220,44 +192,19 @@ pub fn ids_in(sb: &Sandbox, state: &str) -> Vec<i64> {
         .collect()
 }
 
-/// Whatever daemon the pid file names, SIGKILLed in Drop: for daemons `difflorectl start`
-/// detached, which are not the test's children.
-pub struct Detached<'a>(pub &'a Sandbox);
-
-impl Detached<'_> {
-    pub fn record(&self) -> Option<difflore::shared::pidfile::PidRecord> {
-        let text = std::fs::read_to_string(self.0.home().join("difflored.pid")).ok()?;
-        serde_json::from_str(text.trim()).ok()
-    }
+/// The pid file's record, as the daemon left it.
+pub fn pid_record(sb: &Sandbox) -> difflore::shared::pidfile::PidRecord {
+    let text = std::fs::read_to_string(sb.home().join("difflored.pid")).expect("read pid file");
+    serde_json::from_str(text.trim()).expect("pid record")
 }
 
-impl Drop for Detached<'_> {
-    fn drop(&mut self) {
-        if let Some(record) = self.record().filter(|r| r.is_live_process()) {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &record.pid.to_string()])
-                .status();
-        }
-    }
-}
-
-/// Rewrite the pid file's record so it names `pid` (a reused pid, as the kernel might hand
-/// out), keeping the dead daemon's start time.
-pub fn point_record_at(sb: &Sandbox, pid: i32) {
+/// Write `record` back naming `pid` instead: a reused pid, as the kernel might hand out,
+/// with the dead daemon's start time.
+pub fn point_record_at(sb: &Sandbox, record: &difflore::shared::pidfile::PidRecord, pid: i32) {
+    let record = difflore::shared::pidfile::PidRecord {
+        pid,
+        ..record.clone()
+    };
     let path = sb.home().join("difflored.pid");
-    let text = std::fs::read_to_string(&path).expect("read pid file");
-    let mut record: difflore::shared::pidfile::PidRecord =
-        serde_json::from_str(text.trim()).expect("pid record");
-    record.pid = pid;
     std::fs::write(&path, serde_json::to_string(&record).unwrap()).expect("write pid file");
-}
-
-/// Has the process the record names ended? A zombie counts as ended: in a container whose
-/// init does not reap, a detached daemon stays one forever.
-pub fn ended(record: &difflore::shared::pidfile::PidRecord) -> bool {
-    let state = std::fs::read_to_string(format!("/proc/{}/stat", record.pid))
-        .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim().to_owned()))
-        .and_then(|rest| rest.chars().next());
-    !record.is_live_process() || matches!(state, Some('Z') | Some('X') | None)
 }
