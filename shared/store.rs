@@ -118,21 +118,26 @@ impl Outbox {
     /// `Ok(None)` when there is no database yet.
     ///
     /// A plain read-only SQLite connection still creates the `-wal` and `-shm` files when
-    /// they are missing and writes read marks into `-shm`. So: with a `-wal` present, the
-    /// `-shm` is opened read-only (`readonly_shm`); with none, nobody has the database open
-    /// and every committed page is in the main file, which is read as `immutable`. (A
-    /// writer that appears meanwhile writes to a new WAL, which this snapshot ignores.)
+    /// they are missing and writes read marks into `-shm`. So: with both present, `-shm` is
+    /// opened read-only (`readonly_shm`). With neither a WAL nor a rollback journal, nobody
+    /// is writing and every committed page is in the main file, which is read `immutable`
+    /// (a writer that appears meanwhile writes to a new WAL, which this snapshot ignores).
+    /// Only while a writer creates the database (a `-journal` exists) is it opened plainly,
+    /// waiting for that writer like any reader.
     pub fn open_read_only(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
         let path = paths.db();
         if !path.exists() {
             return Ok(None);
         }
-        let mut wal = path.clone().into_os_string();
-        wal.push("-wal");
-        let mode = if std::path::Path::new(&wal).exists() {
-            "mode=ro&readonly_shm=1"
-        } else {
-            "immutable=1"
+        let beside = |suffix: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            std::path::Path::new(&p).exists()
+        };
+        let mode = match (beside("-wal"), beside("-shm"), beside("-journal")) {
+            (true, true, _) => "mode=ro&readonly_shm=1",
+            (false, _, false) => "immutable=1",
+            _ => "mode=ro",
         };
         let uri = format!("file:{}?{mode}", uri_path(&path));
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
