@@ -109,12 +109,7 @@ impl Daemon {
             self.backoff.reset();
             self.set_gate(Circuit::Closed, None);
             self.publisher.error(None);
-            if let Err(e) = queue::wake_waiting(&self.outbox, now_ms()) {
-                dlog!(
-                    "could not wake waiting events: {}",
-                    crate::shared::error_chain(&e)
-                );
-            }
+            self.wake_waiting();
         }
     }
 

@@ -137,7 +137,7 @@ impl Daemon {
                 self.sink = Some(sink);
                 self.set_gate(Circuit::Closed, None);
                 self.publisher.error(None);
-                self.work = true;
+                self.wake_waiting();
                 dlog!("delivering to {shown}");
             }
             Err(e) => {
@@ -201,10 +201,18 @@ impl Daemon {
 
     /// SIGUSR1: look for work now and skip any backoff wait (but not a missing endpoint).
     fn flush_now(&mut self) {
-        self.work = true;
         if matches!(self.gate.circuit, Circuit::Open | Circuit::PausedAuth) {
             let circuit = self.gate.circuit;
             self.set_gate(circuit, Some(now_ms()));
+        }
+        self.wake_waiting();
+    }
+
+    /// Rows waiting out a backoff become due now (flush, reload, collector back).
+    pub(super) fn wake_waiting(&mut self) {
+        self.work = true;
+        if let Err(e) = queue::wake_waiting(&self.outbox, now_ms()) {
+            dlog!("could not wake waiting events: {}", error_chain(&e));
         }
     }
 

@@ -206,3 +206,50 @@ pub fn daemons_for(sb: &Sandbox) -> Vec<i32> {
         })
         .collect()
 }
+
+/// Config for tests: fast retries and short timeouts; `extra` lines add or override keys.
+pub fn write_config(sb: &Sandbox, extra: &str) {
+    std::fs::create_dir_all(sb.home()).expect("create data home");
+    let defaults = [
+        ("retry_base", "\"20ms\""),
+        ("retry_cap", "\"200ms\""),
+        ("auth_retry", "\"1h\""),
+        ("connect_timeout", "\"1s\""),
+        ("request_timeout", "\"5s\""),
+    ];
+    let mut text = String::new();
+    for (key, value) in defaults {
+        if !extra.lines().any(|l| l.trim_start().starts_with(key)) {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra);
+    text.push('\n');
+    std::fs::write(sb.home().join("config.toml"), text).expect("write config.toml");
+}
+
+/// Queue `n` events straight into the outbox (the hook's own insert), each payload holding
+/// `tag` and its index. Returns the ids the collector should see.
+pub fn enqueue(sb: &Sandbox, n: usize, tag: &str) -> Vec<String> {
+    use difflore::shared::event::classify;
+    use difflore::shared::store::OpenOptions;
+    std::fs::create_dir_all(sb.home()).expect("create data home");
+    let outbox = Outbox::open(
+        &Paths::at(sb.home()),
+        OpenOptions::hook(Duration::from_secs(5)),
+    )
+    .expect("open outbox");
+    let install = outbox.install_id().expect("install id");
+    (0..n)
+        .map(|i| {
+            let payload = format!(
+                r#"{{"hook_event_name":"PostToolUse","session_id":"s-{tag}","cwd":"/w","tool_name":"Bash","tool_input":{{"command":"echo {tag}-{i}"}}}}"#
+            );
+            let fields = classify(payload.as_bytes(), None).expect("a valid event");
+            let row = outbox
+                .insert(difflore::shared::now_ms(), &fields, &payload)
+                .expect("insert event");
+            format!("{install}-{row}")
+        })
+        .collect()
+}
