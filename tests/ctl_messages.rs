@@ -1,6 +1,6 @@
-//! Every message difflorectl prints, as insta snapshots: the renderer over fixed outcome
-//! values (so times and pids are stable without redaction), then the real binary's `--help`
-//! of each command and its argument errors.
+//! The status and lifecycle messages (status, stop, kill, start, restart) as insta
+//! snapshots: the renderer over fixed outcome values, so times and pids are stable without
+//! redaction. Queue messages are in ctl_messages_queue.rs, help and errors in ctl_cli.rs.
 
 mod common;
 mod ctl_support;
@@ -9,19 +9,15 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use difflore::ctl::cli::EventRef;
-use difflore::ctl::queue::{EventList, EventRow, FlushOutcome, PurgeOutcome, RetryOutcome, Skip};
-use difflore::ctl::render::{is_yes, purge_prompt, render};
+use difflore::ctl::render::render;
 use difflore::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
 use difflore::ctl::stop::{KillOutcome, RestartOutcome, StartOutcome, StopOutcome};
 use difflore::ctl::{CtlError, Outcome};
-use difflore::shared::event::State;
 use difflore::shared::health::{Circuit, Health};
 use difflore::shared::pidfile::{PidFileError, PidRecord};
 use difflore::shared::store::{QueueCounts, StoreError};
 
-use common::Sandbox;
-use ctl_support::{ctl, settings};
+use ctl_support::settings;
 
 const NOW: i64 = 1_764_000_000_000;
 const SEC: i64 = 1000;
@@ -247,209 +243,4 @@ fn stop_kill_start_restart_messages() {
         ),
     ];
     settings().bind(|| insta::assert_snapshot!("ctl_msg_lifecycle", shown(cases)));
-}
-
-fn rows() -> Vec<EventRow> {
-    let row = |id, state, attempts, last_error: Option<&str>| EventRow {
-        id,
-        received_ms: NOW - (4000 - id) * SEC,
-        client: "claude-code".into(),
-        event: "PreToolUse".into(),
-        tool: Some("Bash".into()),
-        state,
-        attempts,
-        last_error: last_error.map(String::from),
-    };
-    vec![
-        row(
-            7,
-            State::Dead,
-            9,
-            Some(
-                "HTTP 500 from collector.example: internal server error; the upstream said something very long",
-            ),
-        ),
-        row(8, State::Pending, 0, None),
-        EventRow {
-            client: "codex".into(),
-            event: "agent-turn-complete".into(),
-            tool: None,
-            ..row(12, State::InFlight, 1, Some("timed out"))
-        },
-    ]
-}
-
-#[test]
-fn queue_messages() {
-    let list = |filter, rows: Vec<EventRow>, total| EventList {
-        now_ms: NOW,
-        install_id: "0123abcd".into(),
-        filter,
-        rows,
-        total,
-    };
-    let events = |list, json| Outcome::Events { list, json };
-    let retry = |all_dead, retried: Vec<i64>, skipped| {
-        Outcome::Retry(RetryOutcome {
-            all_dead,
-            retried,
-            skipped,
-        })
-    };
-    let purge = Outcome::Purge;
-    let cases = vec![
-        ("events", events(list(None, rows(), 3), false)),
-        (
-            "events: more than the limit",
-            events(list(None, rows(), 120), false),
-        ),
-        ("events: none", events(list(None, vec![], 0), false)),
-        (
-            "events: no dead ones",
-            events(list(Some(State::Dead), vec![], 0), false),
-        ),
-        ("events --json", events(list(None, rows(), 3), true)),
-        ("retry --dead: none", retry(true, vec![], vec![])),
-        ("retry --dead", retry(true, vec![3, 7, 9], vec![])),
-        ("retry one", retry(false, vec![7], vec![])),
-        (
-            "retry: some skipped",
-            retry(
-                false,
-                vec![7, 9],
-                vec![
-                    (EventRef::Row(99), Skip::NotFound),
-                    (EventRef::Row(8), Skip::NotDead(State::Pending)),
-                    (EventRef::Row(12), Skip::NotDead(State::InFlight)),
-                    (
-                        EventRef::Full {
-                            install_id: "ffff".into(),
-                            row: 3,
-                        },
-                        Skip::OtherOutbox,
-                    ),
-                ],
-            ),
-        ),
-        (
-            "purge: nothing",
-            purge(PurgeOutcome::Nothing { state: State::Dead }),
-        ),
-        (
-            "purge --rejected: nothing",
-            purge(PurgeOutcome::Nothing {
-                state: State::Rejected,
-            }),
-        ),
-        (
-            "purge: done",
-            purge(PurgeOutcome::Purged {
-                state: State::Dead,
-                count: 3,
-            }),
-        ),
-        (
-            "purge --rejected: one",
-            purge(PurgeOutcome::Purged {
-                state: State::Rejected,
-                count: 1,
-            }),
-        ),
-        (
-            "purge: declined",
-            purge(PurgeOutcome::Declined {
-                state: State::Dead,
-                count: 3,
-            }),
-        ),
-        (
-            "purge: not a terminal",
-            purge(PurgeOutcome::NeedsYes {
-                state: State::Rejected,
-                count: 2,
-            }),
-        ),
-        ("flush", Outcome::Flush(FlushOutcome::Woken { pid: 4242 })),
-        (
-            "flush: not running",
-            Outcome::Flush(FlushOutcome::NotRunning),
-        ),
-        (
-            "flush: crashed",
-            Outcome::Flush(FlushOutcome::Stale {
-                pid: 4242,
-                other_process: false,
-            }),
-        ),
-    ];
-    let mut text = shown(cases);
-    text.push_str(&format!(
-        "=== purge prompt\n{}\n",
-        purge_prompt(State::Dead, 3)
-    ));
-    settings().bind(|| insta::assert_snapshot!("ctl_msg_queue", text));
-}
-
-#[test]
-fn only_an_explicit_yes_confirms_a_purge() {
-    for yes in ["y\n", "YES\n", " yes "] {
-        assert!(is_yes(yes), "{yes:?}");
-    }
-    for no in ["", "\n", "n\n", "yess\n", "sure\n"] {
-        assert!(!is_yes(no), "{no:?}");
-    }
-}
-
-#[test]
-fn help_of_every_command() {
-    let sb = Sandbox::new();
-    let mut text = String::new();
-    for cmd in [
-        "", "status", "stop", "kill", "start", "restart", "events", "retry", "purge", "flush",
-    ] {
-        let args: Vec<&str> = cmd.split_whitespace().chain(["--help"]).collect();
-        let ran = ctl(&sb, &args);
-        assert_eq!(ran.code, 0, "{}", ran.shown());
-        text.push_str(&format!(
-            "=== difflorectl {}\n{}",
-            args.join(" "),
-            ran.stdout
-        ));
-    }
-    settings().bind(|| insta::assert_snapshot!("ctl_help", text));
-}
-
-#[test]
-fn argument_errors_exit_2_with_one_line_each() {
-    let sb = Sandbox::new();
-    let mut text = String::new();
-    for args in [
-        &["frobnicate"][..],
-        &[],
-        &["stop", "--grace", "5"],
-        &["stop", "--grace", "0s"],
-        &["restart", "--grace", "2h"],
-        &["stop", "--grace", "soon"],
-        &["status", "--jsn"],
-        &["events", "--state", "lost"],
-        &["events", "--limit", "0"],
-        &["retry"],
-        &["retry", "abc-"],
-        &["purge"],
-        &["purge", "--dead", "--rejected"],
-    ] {
-        let ran = ctl(&sb, args);
-        assert_eq!(ran.code, 2, "{}", ran.shown());
-        assert!(ran.stdout.is_empty(), "{}", ran.shown());
-        text.push_str(&format!(
-            "=== difflorectl {}\n{}",
-            args.join(" "),
-            ran.stderr
-        ));
-    }
-    assert!(
-        !sb.home().exists(),
-        "an argument error created the data home"
-    );
-    settings().bind(|| insta::assert_snapshot!("ctl_argument_errors", text));
 }

@@ -172,3 +172,39 @@ fn purge_deletes_exactly_one_state_and_asks_first() {
     let text = [refused, dead, rejected, again].map(|r| r.shown()).join("");
     settings().bind(|| insta::assert_snapshot!("ctl_purge", text));
 }
+
+#[test]
+fn purge_on_a_terminal_asks_and_only_yes_deletes() {
+    let sb = Sandbox::new();
+    seed(&sb, 3);
+    mark_dead(&sb, &[2]);
+    // util-linux `script` gives difflorectl a pseudo-terminal for stdin.
+    let on_terminal = |answer: &str| {
+        let line = format!("{} purge --dead", env!("CARGO_BIN_EXE_difflorectl"));
+        let out = common::run_with_stdin(
+            common::daemon::sandboxed(&sb, "script").args(["-qec", &line, "/dev/null"]),
+            answer.as_bytes(),
+        );
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, shown) = on_terminal("n\n");
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains("purge 1 dead event? this cannot be undone [y/N]"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("kept 1 dead event; nothing purged"),
+        "{shown}"
+    );
+    assert_eq!(ids_in(&sb, "dead"), [2]);
+
+    let (code, shown) = on_terminal("y\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("purged 1 dead event"), "{shown}");
+    assert!(ids_in(&sb, "dead").is_empty());
+    assert_eq!(ids_in(&sb, "pending"), [1, 3]);
+}
