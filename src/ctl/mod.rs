@@ -49,7 +49,7 @@ pub enum CtlError {
         #[source]
         source: io::Error,
     },
-    #[error("difflored at {path} exited with {status} before taking its lock; see {}", log.display())]
+    #[error("difflored at {path} could not start ({status}); see {}", log.display())]
     DaemonExited {
         path: PathBuf,
         status: ExitStatus,
