@@ -54,6 +54,21 @@ pub struct Config {
     pub redact_allow: Vec<String>,
     /// Outbox size limit in bytes.
     pub max_outbox_bytes: u64,
+    /// First retry delay after a failed delivery; doubles per failure up to `retry_cap`.
+    #[serde(deserialize_with = "human_duration")]
+    pub retry_base: Duration,
+    #[serde(deserialize_with = "human_duration")]
+    pub retry_cap: Duration,
+    /// How often a queue paused by a refused credential (401/403) probes again.
+    #[serde(deserialize_with = "human_duration")]
+    pub auth_retry: Duration,
+    #[serde(deserialize_with = "human_duration")]
+    pub connect_timeout: Duration,
+    /// Whole-request timeout for one batch.
+    #[serde(deserialize_with = "human_duration")]
+    pub request_timeout: Duration,
+    /// gzip request bodies (`Content-Encoding: gzip`).
+    pub gzip: bool,
 }
 
 impl Default for Config {
@@ -69,6 +84,12 @@ impl Default for Config {
             redact_patterns: Vec::new(),
             redact_allow: Vec::new(),
             max_outbox_bytes: 1 << 30,
+            retry_base: Duration::from_secs(1),
+            retry_cap: Duration::from_secs(300),
+            auth_retry: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            gzip: true,
         }
     }
 }

@@ -132,6 +132,12 @@ impl PidLock {
         self.file.set_len(0).map_err(|e| self.write_error(e))
     }
 
+    /// The locked descriptor: a detaching daemon keeps it open across fork, because the
+    /// flock belongs to the open file description the child inherits.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.file)
+    }
+
     fn write_error(&self, source: io::Error) -> PidFileError {
         PidFileError::Write {
             path: self.path.clone(),

@@ -116,17 +116,37 @@ impl Outbox {
 
     /// Open an existing outbox read-only, for `status` (which must change nothing).
     /// `Ok(None)` when there is no database yet.
+    ///
+    /// A plain read-only SQLite connection still creates the `-wal` and `-shm` files when
+    /// they are missing and writes read marks into `-shm`. So: with both present, `-shm` is
+    /// opened read-only (`readonly_shm`). With neither a WAL nor a rollback journal, nobody
+    /// is writing and every committed page is in the main file, which is read `immutable`
+    /// (a writer that appears meanwhile writes to a new WAL, which this snapshot ignores).
+    /// Only while a writer creates the database (a `-journal` exists) is it opened plainly,
+    /// waiting for that writer like any reader.
     pub fn open_read_only(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
         let path = paths.db();
         if !path.exists() {
             return Ok(None);
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let beside = |suffix: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            std::path::Path::new(&p).exists()
+        };
+        let mode = match (beside("-wal"), beside("-shm"), beside("-journal")) {
+            (true, true, _) => "mode=ro&readonly_shm=1",
+            (false, _, false) => "immutable=1",
+            _ => "mode=ro",
+        };
+        let uri = format!("file:{}?{mode}", uri_path(&path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         let outbox = Outbox { conn, path };
         outbox
             .conn
@@ -345,6 +365,20 @@ pub struct QueueCounts {
     pub oldest_pending_ms: Option<i64>,
 }
 
+/// A path as an SQLite URI path: `%`, `?` and `#` (and anything not printable) escaped.
+fn uri_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => out.push_str(&format!("%{b:02X}")),
+            0x21..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 const INSERT: &str = "INSERT INTO events
     (received_ms, client, event, session_id, cwd, tool, payload, size, state, last_error)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -415,6 +449,30 @@ mod tests {
         let first = open(&dir).install_id().unwrap();
         assert_eq!(first.len(), 32);
         assert_eq!(open(&dir).install_id().unwrap(), first);
+    }
+
+    #[test]
+    fn read_only_open_finds_odd_paths_and_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("a dir?#%é");
+        let paths = Paths::at(&home);
+        paths.ensure_home().unwrap();
+        let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
+        let db = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
+        db.insert(1, &f, "{}").unwrap();
+        drop(db);
+        let before: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let ro = Outbox::open_read_only(&paths).unwrap().unwrap();
+        assert_eq!(ro.counts().unwrap().pending, 1);
+        drop(ro);
+        let after: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(after, before);
     }
 
     #[test]

@@ -5,5 +5,7 @@
 #[path = "../shared/mod.rs"]
 pub mod shared;
 
+pub mod ctl;
+pub mod daemon;
 pub mod hook;
 pub mod install;

@@ -112,3 +112,5 @@ pub fn fixture(rel: impl AsRef<Path>) -> Vec<u8> {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+pub mod collector;
+pub mod daemon;

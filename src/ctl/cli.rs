@@ -1,0 +1,279 @@
+//! `difflorectl`'s command line: the bpaf parser and the typed values it yields (grace
+//! periods, event ids, queue states). Parsing only: nothing here touches disk or signals.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bpaf::{Bpaf, Parser};
+
+use crate::shared::event::State;
+
+/// Steer difflore: see whether the daemon runs, stop or start it, and inspect or retry
+/// what waits in the outbox.
+#[derive(Debug, Clone, Bpaf)]
+#[bpaf(options, version)]
+pub enum Command {
+    /// Show whether difflored runs, what waits in the outbox and how delivery goes
+    #[bpaf(command, footer(STATUS_EXIT_CODES))]
+    Status {
+        /// Print one JSON object instead of text
+        json: bool,
+    },
+    /// Stop difflored: SIGTERM, then SIGKILL if it is still running after the grace period
+    #[bpaf(command)]
+    Stop {
+        #[bpaf(external(grace))]
+        grace: Grace,
+    },
+    /// Kill difflored at once (SIGKILL); in-flight events return to the queue at next start
+    #[bpaf(command)]
+    Kill,
+    /// Start difflored in the background (nothing to do if it is already running)
+    #[bpaf(command)]
+    Start,
+    /// Stop difflored (as `stop` does), then start it again
+    #[bpaf(command)]
+    Restart {
+        #[bpaf(external(grace))]
+        grace: Grace,
+    },
+    /// List events in the outbox, oldest first
+    #[bpaf(command)]
+    Events {
+        /// Only events in this state: pending, in_flight, dead or rejected
+        #[bpaf(argument("STATE"))]
+        state: Option<QueueState>,
+        /// Show at most N events
+        #[bpaf(argument("N"), fallback(Limit(50)), display_fallback)]
+        limit: Limit,
+        /// Print a JSON array instead of a table
+        json: bool,
+    },
+    /// Move dead events back to pending, attempts reset, due now
+    #[bpaf(command)]
+    Retry {
+        #[bpaf(external(retry_target))]
+        target: RetryTarget,
+    },
+    /// Delete every dead or every rejected event (asks first on a terminal)
+    #[bpaf(command)]
+    Purge {
+        #[bpaf(external(purge_state))]
+        state: PurgeState,
+        /// Do not ask for confirmation (needed when stdin is not a terminal)
+        yes: bool,
+    },
+    /// Wake the running difflored to deliver what is due now (SIGUSR1)
+    #[bpaf(command)]
+    Flush,
+}
+
+/// Which rows to move back to pending:
+#[derive(Debug, Clone, PartialEq, Eq, Bpaf)]
+pub enum RetryTarget {
+    /// Retry every dead event
+    #[bpaf(long("dead"))]
+    AllDead,
+    Ids(
+        /// Event ids as `events` shows them: the row number or <install_id>-<row>
+        #[bpaf(positional("ID"), some("name at least one event ID, or --dead"))]
+        Vec<EventRef>,
+    ),
+}
+
+/// Which rows to delete:
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Bpaf)]
+pub enum PurgeState {
+    /// Delete every dead event
+    Dead,
+    /// Delete every rejected input
+    Rejected,
+}
+
+impl PurgeState {
+    pub fn state(self) -> State {
+        match self {
+            PurgeState::Dead => State::Dead,
+            PurgeState::Rejected => State::Rejected,
+        }
+    }
+}
+
+const STATUS_EXIT_CODES: &str = "Exit codes, as LSB init scripts: 0 running, 1 not running \
+    although the pid file still names a process (crashed or killed), 3 not running, 4 unknown \
+    (for example an unreadable data home).";
+
+/// How long `stop` waits after SIGTERM before SIGKILL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grace(pub Duration);
+
+impl Grace {
+    pub const DEFAULT: Grace = Grace(Duration::from_secs(5));
+    /// Longer than this is a typo, not a wish: the caller would hang for it.
+    pub const MAX: Duration = Duration::from_secs(3600);
+}
+
+fn grace() -> impl Parser<Grace> {
+    bpaf::long("grace")
+        .help("How long to wait for a graceful exit, like 5s, 300ms or 1m30s")
+        .argument::<Grace>("DURATION")
+        .fallback(Grace::DEFAULT)
+        .display_fallback()
+}
+
+impl FromStr for Grace {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Grace, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("a bare number has no unit: did you mean {text}s?"));
+        }
+        let d = humantime::parse_duration(text)
+            .map_err(|e| format!("not a duration like 5s or 1m30s ({e})"))?;
+        if d.is_zero() {
+            return Err("a zero grace skips the graceful stop; use `difflorectl kill`".into());
+        }
+        if d > Grace::MAX {
+            return Err("longer than the 1h limit; a stop should not hang for that long".into());
+        }
+        Ok(Grace(d))
+    }
+}
+
+impl fmt::Display for Grace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// `events --limit N`: at least one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl FromStr for Limit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Limit, String> {
+        match text.parse::<usize>() {
+            Ok(0) => Err("the limit must be at least 1".into()),
+            Ok(n) => Ok(Limit(n)),
+            Err(_) => Err("not a number of events".into()),
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `events --state`: a state name as the outbox stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueState(pub State);
+
+impl FromStr for QueueState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<QueueState, String> {
+        parse_state(text)
+            .map(QueueState)
+            .ok_or_else(|| "not a state; use pending, in_flight, dead or rejected".into())
+    }
+}
+
+/// A state name as stored in the `events` table (`in-flight` accepted for typing ease).
+pub fn parse_state(text: &str) -> Option<State> {
+    match text {
+        "pending" => Some(State::Pending),
+        "in_flight" | "in-flight" => Some(State::InFlight),
+        "dead" => Some(State::Dead),
+        "rejected" => Some(State::Rejected),
+        _ => None,
+    }
+}
+
+/// An event id as `events` shows it: the row number, or the full `<install_id>-<row>`
+/// that the collector receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventRef {
+    Row(i64),
+    Full { install_id: String, row: i64 },
+}
+
+impl EventRef {
+    pub fn row(&self) -> i64 {
+        match self {
+            EventRef::Row(row) | EventRef::Full { row, .. } => *row,
+        }
+    }
+}
+
+impl FromStr for EventRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<EventRef, String> {
+        let bad =
+            || "not an event id; expected a row number like 42, or <install_id>-42".to_owned();
+        let row = |digits: &str| match digits.parse::<i64>() {
+            Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+            _ => Err(bad()),
+        };
+        match text.rsplit_once('-') {
+            None => row(text).map(EventRef::Row),
+            Some((install, digits))
+                if !install.is_empty() && install.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Ok(EventRef::Full {
+                    install_id: install.to_ascii_lowercase(),
+                    row: row(digits)?,
+                })
+            }
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for EventRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventRef::Row(row) => write!(f, "{row}"),
+            EventRef::Full { install_id, row } => write!(f, "{install_id}-{row}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_wants_a_unit_and_a_sane_size() {
+        assert_eq!("300ms".parse(), Ok(Grace(Duration::from_millis(300))));
+        assert_eq!("1m30s".parse(), Ok(Grace(Duration::from_secs(90))));
+        assert!(
+            "5".parse::<Grace>()
+                .unwrap_err()
+                .contains("did you mean 5s?")
+        );
+        assert!("0s".parse::<Grace>().is_err());
+        assert!("2h".parse::<Grace>().is_err());
+        assert!("soon".parse::<Grace>().is_err());
+    }
+
+    #[test]
+    fn event_ids_are_rows_or_full_ids() {
+        assert_eq!("42".parse(), Ok(EventRef::Row(42)));
+        assert_eq!(
+            "ABCD-7".parse(),
+            Ok(EventRef::Full {
+                install_id: "abcd".into(),
+                row: 7
+            })
+        );
+        for bad in ["", "0", "-1", "x-1", "ab-", "ab-+1", "1.5"] {
+            assert!(bad.parse::<EventRef>().is_err(), "{bad} accepted");
+        }
+    }
+}

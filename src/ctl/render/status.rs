@@ -1,0 +1,185 @@
+//! Words and JSON for `difflorectl status`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::{Message, chain, human, since};
+use crate::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
+use crate::shared::health::{Circuit, Health};
+
+pub(super) fn status(status: &Status, json: bool) -> Message {
+    match (status, json) {
+        (Status::Known(report), false) => Message::out(text(report)),
+        (Status::Known(report), true) => Message::out(pretty(&to_json(report))),
+        (Status::Unknown { error, .. }, false) => {
+            Message::err(format!("difflorectl: status unknown: {}", chain(error)))
+        }
+        (Status::Unknown { data_home, error }, true) => Message::out(pretty(&json!({
+            "state": "unknown",
+            "error": chain(error),
+            "data_home": data_home,
+        }))),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn text(r: &StatusReport) -> String {
+    let mut lines = vec![headline(r)];
+    let mut row = |label: &str, value: String| lines.push(format!("{label:<14}{value}"));
+    match &r.queue {
+        QueueView::Missing => row("queue:", "empty (no outbox yet)".into()),
+        QueueView::Unreadable(e) => row("queue:", format!("unreadable: {}", chain(e))),
+        QueueView::Read(q) => {
+            let oldest = q
+                .counts
+                .oldest_pending_ms
+                .map(|ms| format!(" (oldest {})", human(since(ms, r.now_ms))))
+                .unwrap_or_default();
+            row(
+                "queue:",
+                format!(
+                    "{} pending{oldest}, {} in flight, {} dead, {} rejected",
+                    q.counts.pending, q.counts.in_flight, q.counts.dead, q.counts.rejected
+                ),
+            );
+        }
+    }
+    row("spill files:", format!("{} waiting", r.spill_waiting));
+    if let QueueView::Read(q) = &r.queue {
+        row("delivered:", format!("{} events", q.delivered_total));
+    }
+    let endpoint = r.endpoint.as_deref().unwrap_or("none configured");
+    row("endpoint:", endpoint.to_owned());
+    if let Some(h) = health(r) {
+        let delivery = match r.daemon {
+            DaemonStatus::Running(_) => circuit(h, r.now_ms),
+            _ => "stopped: events wait until difflored runs".into(),
+        };
+        row("delivery:", delivery);
+        row("last success:", ago(h.last_success_ms, r.now_ms));
+        row(
+            "last error:",
+            h.last_error.clone().unwrap_or_else(|| "none".into()),
+        );
+        row("heartbeat:", ago(Some(h.heartbeat_ms), r.now_ms));
+    }
+    row("data home:", r.data_home.display().to_string());
+    lines.join("\n")
+}
+
+fn headline(r: &StatusReport) -> String {
+    match &r.daemon {
+        DaemonStatus::Running(Some(rec)) => format!(
+            "difflored is running (pid {}, version {}, up {})",
+            rec.pid,
+            rec.version,
+            human(since(rec.started_ms, r.now_ms))
+        ),
+        DaemonStatus::Running(None) => "difflored is running (starting up)".into(),
+        DaemonStatus::Stale {
+            record,
+            other_process,
+        } => {
+            let pid = record.pid;
+            let named = if *other_process {
+                format!("its pid file names pid {pid}, now an unrelated process")
+            } else {
+                format!("its pid file still names pid {pid}")
+            };
+            format!(
+                "difflored is not running: it crashed or was killed ({named}); \
+                 `difflorectl start` starts it again"
+            )
+        }
+        DaemonStatus::NotRunning => "difflored is not running".into(),
+    }
+}
+
+fn health(r: &StatusReport) -> Option<&Health> {
+    match &r.queue {
+        QueueView::Read(QueueInfo { health, .. }) => health.as_ref(),
+        _ => None,
+    }
+}
+
+fn circuit(h: &Health, now_ms: i64) -> String {
+    match h.circuit {
+        Circuit::Closed => "delivering".into(),
+        Circuit::Open => match h.next_retry_ms {
+            Some(at) if at > now_ms => {
+                format!("failing; next retry in {}", human(since(now_ms, at)))
+            }
+            _ => "failing; retrying now".into(),
+        },
+        Circuit::PausedAuth => "paused: the collector refused our credentials".into(),
+        Circuit::NoEndpoint => "waiting: no endpoint configured".into(),
+    }
+}
+
+fn ago(ms: Option<i64>, now_ms: i64) -> String {
+    match ms {
+        Some(ms) if ms > 0 => format!("{} ago", human(since(ms, now_ms))),
+        _ => "never".into(),
+    }
+}
+
+fn to_json(r: &StatusReport) -> Value {
+    let (state, record, other_process) = match &r.daemon {
+        DaemonStatus::Running(rec) => ("running", rec.as_ref(), false),
+        DaemonStatus::Stale {
+            record,
+            other_process,
+        } => ("stale", Some(record), *other_process),
+        DaemonStatus::NotRunning => ("not_running", None, false),
+    };
+    let running = matches!(r.daemon, DaemonStatus::Running(_));
+    let (queue, delivered_total, queue_error) = match &r.queue {
+        QueueView::Read(q) => (
+            json!({
+                "pending": q.counts.pending,
+                "in_flight": q.counts.in_flight,
+                "dead": q.counts.dead,
+                "rejected": q.counts.rejected,
+                "oldest_pending_age_s": q.counts.oldest_pending_ms
+                    .map(|ms| since(ms, r.now_ms).as_secs()),
+            }),
+            Some(q.delivered_total),
+            None,
+        ),
+        QueueView::Missing => (
+            json!({"pending": 0, "in_flight": 0, "dead": 0, "rejected": 0,
+                   "oldest_pending_age_s": null}),
+            Some(0),
+            None,
+        ),
+        QueueView::Unreadable(e) => (Value::Null, None, Some(chain(e))),
+    };
+    let h = health(r);
+    json!({
+        "state": state,
+        "pid": record.map(|rec| rec.pid),
+        "other_process": other_process,
+        "version": record.map(|rec| rec.version.clone()),
+        "uptime_s": record.filter(|_| running).map(|rec| since(rec.started_ms, r.now_ms).as_secs()),
+        "queue": queue,
+        "queue_error": queue_error,
+        "spill_waiting": r.spill_waiting,
+        "delivered_total": delivered_total,
+        "endpoint": r.endpoint,
+        "circuit": h.map(|h| h.circuit),
+        "last_success_at": h.and_then(|h| h.last_success_ms).map(rfc3339),
+        "last_error": h.and_then(|h| h.last_error.clone()),
+        "next_retry_at": h.and_then(|h| h.next_retry_ms).map(rfc3339),
+        "heartbeat_at": h.map(|h| h.heartbeat_ms).filter(|ms| *ms > 0).map(rfc3339),
+        "data_home": r.data_home,
+    })
+}
+
+fn rfc3339(ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(at).to_string()
+}

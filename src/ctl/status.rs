@@ -1,0 +1,164 @@
+//! `difflorectl status`: gather what the pid file, the outbox and the spill directory say,
+//! into one report value. Read-only by contract: the lock is only probed, the outbox is
+//! opened read-only, nothing is created, cleaned or migrated.
+
+use std::path::PathBuf;
+
+use crate::shared::config::Config;
+use crate::shared::health::{self, Health};
+use crate::shared::paths::Paths;
+use crate::shared::pidfile::PidRecord;
+use crate::shared::spill;
+use crate::shared::store::{Outbox, QueueCounts, StoreError};
+
+use super::CtlError;
+use super::process::{self, Daemon};
+
+#[derive(Debug)]
+pub enum Status {
+    Known(Box<StatusReport>),
+    /// The pid file (or the data home itself) could not be read.
+    Unknown {
+        data_home: Option<PathBuf>,
+        error: CtlError,
+    },
+}
+
+impl Status {
+    /// LSB `status` exit codes.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Status::Known(report) => match report.daemon {
+                DaemonStatus::Running(_) => 0,
+                DaemonStatus::Stale { .. } => 1,
+                DaemonStatus::NotRunning => 3,
+            },
+            Status::Unknown { .. } => 4,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct StatusReport {
+    pub now_ms: i64,
+    pub data_home: PathBuf,
+    pub daemon: DaemonStatus,
+    pub queue: QueueView,
+    pub spill_waiting: usize,
+    /// From the health record, else from config.toml with any credentials removed.
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaemonStatus {
+    /// The lock is held. The record is `None` while a starting daemon has not written it.
+    Running(Option<PidRecord>),
+    Stale {
+        record: PidRecord,
+        other_process: bool,
+    },
+    NotRunning,
+}
+
+#[derive(Debug)]
+pub enum QueueView {
+    /// No outbox yet: nothing was ever captured.
+    Missing,
+    Read(QueueInfo),
+    Unreadable(StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    pub counts: QueueCounts,
+    pub delivered_total: i64,
+    /// Written by the daemon; kept after it stops (its last word).
+    pub health: Option<Health>,
+}
+
+pub fn status(paths: &Paths) -> Status {
+    let daemon = match process::find(paths) {
+        Ok(Daemon::Running(record)) => DaemonStatus::Running(Some(record)),
+        Ok(Daemon::Stale {
+            record,
+            other_process,
+        }) => DaemonStatus::Stale {
+            record,
+            other_process,
+        },
+        Ok(Daemon::NotRunning) => DaemonStatus::NotRunning,
+        // Held but unnamed: the lock is what counts as running.
+        Err(CtlError::Unidentified { .. }) => DaemonStatus::Running(None),
+        Err(error) => {
+            return Status::Unknown {
+                data_home: Some(paths.home.clone()),
+                error,
+            };
+        }
+    };
+    let queue = match read_queue(paths) {
+        Ok(Some(info)) => QueueView::Read(info),
+        Ok(None) => QueueView::Missing,
+        Err(e) => QueueView::Unreadable(e),
+    };
+    let endpoint = match &queue {
+        QueueView::Read(QueueInfo {
+            health: Some(Health {
+                endpoint: Some(e), ..
+            }),
+            ..
+        }) => Some(e.clone()),
+        _ => Config::load(paths)
+            .ok()
+            .and_then(|c| c.endpoint)
+            .map(|e| without_credentials(&e)),
+    };
+    Status::Known(Box::new(StatusReport {
+        now_ms: crate::shared::now_ms(),
+        spill_waiting: spill::waiting(paths),
+        data_home: paths.home.clone(),
+        daemon,
+        queue,
+        endpoint,
+    }))
+}
+
+fn read_queue(paths: &Paths) -> Result<Option<QueueInfo>, StoreError> {
+    let Some(outbox) = Outbox::open_read_only(paths)? else {
+        return Ok(None);
+    };
+    Ok(Some(QueueInfo {
+        counts: outbox.counts()?,
+        delivered_total: health::delivered_total(&outbox)?,
+        health: Health::read(&outbox)?,
+    }))
+}
+
+/// `scheme://user:secret@host/path?token=x` → `scheme://host/path`: status output gets
+/// pasted into tickets.
+pub fn without_credentials(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_status_line() {
+        assert_eq!(
+            without_credentials("https://u:s3cret@c.example:8443/v1/e?token=x#f"),
+            "https://c.example:8443/v1/e"
+        );
+        assert_eq!(
+            without_credentials("file:///tmp/out.ndjson"),
+            "file:///tmp/out.ndjson"
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The drain loop: wait for work without spinning (a 50 ms `PRAGMA data_version` poll and
+//! signal wake-ups), gate sending on the sink's circuit, and keep house (spill import,
+//! heartbeat, WAL checkpoints). What happens to one batch lives in `deliver`.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::dlog;
+use crate::shared::config::Config;
+use crate::shared::health::Circuit;
+use crate::shared::paths::Paths;
+use crate::shared::store::{Outbox, StoreError};
+use crate::shared::{error_chain, now_ms, spill};
+
+use super::backoff::Backoff;
+use super::endpoint;
+use super::health::Publisher;
+use super::prepare::Preparer;
+use super::queue::{self, Checkpoint};
+use super::signals::Control;
+use super::sink::Sink;
+
+/// How often the loop looks for new rows when idle: well inside the 100 ms promise.
+const TICK: Duration = Duration::from_millis(50);
+const SPILL_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// After an unexpected database error, wait this long before trying again.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
+const SPILL_FILES_PER_PASS: usize = 256;
+
+/// Whether the sink may be sent to, and from when.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    pub circuit: Circuit,
+    pub retry_at_ms: Option<i64>,
+}
+
+impl Gate {
+    fn ready(&self, now: i64) -> bool {
+        match self.circuit {
+            Circuit::Closed => true,
+            Circuit::Open | Circuit::PausedAuth => self.retry_at_ms.is_none_or(|t| now >= t),
+            Circuit::NoEndpoint => false,
+        }
+    }
+}
+
+pub struct Daemon {
+    pub(super) paths: Paths,
+    pub(super) cli_endpoint: Option<String>,
+    pub(super) env_endpoint: Option<String>,
+    pub(super) config: Config,
+    pub(super) outbox: Outbox,
+    pub(super) sink: Option<Sink>,
+    pub(super) preparer: Preparer,
+    pub(super) backoff: Backoff,
+    pub(super) gate: Gate,
+    pub(super) publisher: Publisher,
+    pub(super) control: Rc<Control>,
+    /// More rows may be due: claim again as soon as the gate allows.
+    pub(super) work: bool,
+    data_version: i64,
+    spill_checked: Instant,
+    checkpointed: Instant,
+    /// Rows were written or deleted since the last checkpoint.
+    pub(super) wrote: bool,
+}
+
+impl Daemon {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        paths: Paths,
+        cli_endpoint: Option<String>,
+        config: Config,
+        outbox: Outbox,
+        preparer: Preparer,
+        publisher: Publisher,
+        control: Rc<Control>,
+    ) -> Result<Daemon, StoreError> {
+        let data_version = queue::data_version(&outbox)?;
+        let mut daemon = Daemon {
+            paths,
+            cli_endpoint,
+            env_endpoint: std::env::var(endpoint::ENDPOINT_VAR).ok(),
+            backoff: Backoff::new(config.retry_base, config.retry_cap),
+            config,
+            outbox,
+            sink: None,
+            preparer,
+            gate: Gate {
+                circuit: Circuit::NoEndpoint,
+                retry_at_ms: None,
+            },
+            publisher,
+            control,
+            work: true,
+            data_version,
+            spill_checked: Instant::now(),
+            checkpointed: Instant::now(),
+            wrote: false,
+        };
+        daemon.configure();
+        Ok(daemon)
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Write the health record now, whatever changed.
+    pub fn publish_now(&mut self) -> Result<(), StoreError> {
+        self.publisher.mark_changed();
+        self.publisher.publish(&self.outbox)
+    }
+
+    /// Build the sink from the current configuration; resumes a paused or backed-off queue.
+    fn configure(&mut self) {
+        let text = endpoint::resolve(
+            self.cli_endpoint.as_deref(),
+            self.env_endpoint.as_deref(),
+            &self.config,
+        );
+        self.sink = None;
+        let Some(text) = text else {
+            self.set_gate(Circuit::NoEndpoint, None);
+            self.publisher.set_endpoint(None);
+            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml";
+            dlog!("{why}");
+            self.publisher.error(Some(why.to_owned()));
+            return;
+        };
+        let shown = endpoint::shown(&text);
+        self.publisher.set_endpoint(Some(shown.clone()));
+        match endpoint::build(&text, &self.config) {
+            Ok(sink) => {
+                self.sink = Some(sink);
+                self.set_gate(Circuit::Closed, None);
+                self.publisher.error(None);
+                self.wake_waiting();
+                dlog!("delivering to {shown}");
+            }
+            Err(e) => {
+                let why = format!("endpoint unusable, events wait: {}", error_chain(&e));
+                dlog!("{why}");
+                self.set_gate(Circuit::NoEndpoint, None);
+                self.publisher.error(Some(why));
+            }
+        }
+    }
+
+    /// SIGHUP: reread config.toml and the token, reopen the log, resume a paused queue.
+    fn reload(&mut self) {
+        super::log::reopen();
+        match Config::load(&self.paths) {
+            Ok(config) => {
+                self.backoff
+                    .reconfigure(config.retry_base, config.retry_cap);
+                self.config = config;
+                dlog!("configuration reloaded");
+            }
+            Err(e) => dlog!("keeping the previous configuration: {}", error_chain(&e)),
+        }
+        self.configure();
+    }
+
+    pub(super) fn set_gate(&mut self, circuit: Circuit, retry_at_ms: Option<i64>) {
+        self.gate = Gate {
+            circuit,
+            retry_at_ms,
+        };
+        self.publisher.set_circuit(circuit, retry_at_ms);
+    }
+
+    /// Serve until a stop is requested.
+    pub async fn run(&mut self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !self.control.stopping() {
+            if self.control.take_reload() {
+                self.reload();
+            }
+            if self.control.take_flush() {
+                self.flush_now();
+            }
+            if let Err(e) = self.housekeeping() {
+                self.store_trouble(&e);
+            }
+            if self.work && self.gate.ready(now_ms()) {
+                if let Err(e) = self.drain_batch().await {
+                    self.store_trouble(&e);
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = self.control.woken() => {}
+                _ = tick.tick() => {}
+            }
+        }
+    }
+
+    /// SIGUSR1: look for work now and skip any backoff wait (but not a missing endpoint).
+    fn flush_now(&mut self) {
+        if matches!(self.gate.circuit, Circuit::Open | Circuit::PausedAuth) {
+            let circuit = self.gate.circuit;
+            self.set_gate(circuit, Some(now_ms()));
+        }
+        self.wake_waiting();
+    }
+
+    /// Rows waiting out a backoff become due now (flush, reload, collector back).
+    pub(super) fn wake_waiting(&mut self) {
+        self.work = true;
+        if let Err(e) = queue::wake_waiting(&self.outbox, now_ms()) {
+            dlog!("could not wake waiting events: {}", error_chain(&e));
+        }
+    }
+
+    fn housekeeping(&mut self) -> Result<(), StoreError> {
+        let version = queue::data_version(&self.outbox)?;
+        if version != self.data_version {
+            self.data_version = version;
+            self.work = true;
+        }
+        if self.spill_checked.elapsed() >= SPILL_EVERY {
+            self.spill_checked = Instant::now();
+            self.import_spills();
+        }
+        if self.wrote && self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.checkpoint(Checkpoint::Passive)?;
+        }
+        self.publisher.publish(&self.outbox)
+    }
+
+    pub(super) fn import_spills(&mut self) {
+        if spill::waiting(&self.paths) == 0 {
+            return;
+        }
+        match spill::import(&self.outbox, &self.paths, SPILL_FILES_PER_PASS, true) {
+            Ok(report) if report.rows > 0 => {
+                dlog!(
+                    "imported {} spilled events from {} files",
+                    report.rows,
+                    report.files
+                );
+                self.work = true;
+                self.wrote = true;
+            }
+            Ok(_) => {}
+            Err(e) => dlog!("spill import failed: {}", error_chain(&e)),
+        }
+    }
+
+    pub(super) fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
+        queue::checkpoint(&self.outbox, mode)?;
+        self.checkpointed = Instant::now();
+        self.wrote = false;
+        Ok(())
+    }
+
+    /// A database error mid-loop: log it, show it, put any claimed rows back, and pause
+    /// briefly instead of dying (the queue is still on disk).
+    fn store_trouble(&mut self, e: &StoreError) {
+        let why = error_chain(e);
+        dlog!("outbox error: {why}");
+        self.publisher.error(Some(format!("outbox error: {why}")));
+        if let Err(e) = queue::release_all(&self.outbox) {
+            dlog!("could not release claimed rows: {}", error_chain(&e));
+        }
+        let circuit = self.gate.circuit;
+        if circuit != Circuit::NoEndpoint {
+            self.set_gate(circuit, Some(now_ms() + STORE_RETRY.as_millis() as i64));
+            if circuit == Circuit::Closed {
+                // Closed always passes the gate: open it for the pause.
+                self.gate.circuit = Circuit::Open;
+                self.publisher
+                    .set_circuit(Circuit::Open, self.gate.retry_at_ms);
+            }
+        }
+    }
+}

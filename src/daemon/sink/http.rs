@@ -1,0 +1,148 @@
+//! The HTTP(S) transport: keep-alive client, timeouts, bearer token, gzip, and turning a
+//! response into delivered-or-`Failure`. The body format is an `Encoder` (difflore JSON
+//! now, OTLP logs later), so every encoding shares this transport and its classification.
+//! Never puts the token or a credentialed URL into an error.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+
+use super::{Failure, OutEvent, Verdict, classify_status};
+use crate::daemon::backoff::parse_retry_after;
+use crate::shared::error_chain;
+
+/// Bytes of a refusal's body kept in `last_error`.
+pub const BODY_EXCERPT: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not encode the batch")]
+pub struct EncodeError(#[source] pub serde_json::Error);
+
+/// A request body format.
+pub trait Encoder: Send {
+    fn content_type(&self) -> &'static str;
+    fn encode(&self, events: &[OutEvent]) -> Result<Vec<u8>, EncodeError>;
+}
+
+pub struct HttpSink {
+    pub client: reqwest::Client,
+    pub url: reqwest::Url,
+    pub token: Option<String>,
+    pub encoder: Box<dyn Encoder>,
+    pub gzip: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the HTTP client")]
+pub struct ClientError(#[source] reqwest::Error);
+
+/// One client per configuration: its pool keeps the connection alive between batches.
+pub fn client(connect: Duration, request: Duration) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("difflored/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect)
+        .timeout(request)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(ClientError)
+}
+
+impl HttpSink {
+    pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+        let body = self.body(events)?;
+        let mut req = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, self.encoder.content_type());
+        if self.gzip {
+            req = req.header(CONTENT_ENCODING, "gzip");
+        }
+        if let Some(token) = &self.token {
+            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let resp = req.body(body).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        if resp.status().is_success() {
+            // Drain the body so the connection goes back to the pool.
+            let _ = resp.bytes().await;
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let text = resp.bytes().await.unwrap_or_default();
+        Err(Failure {
+            verdict: classify_status(status),
+            status: Some(status),
+            retry_after,
+            detail: format!("collector answered {status}{}", excerpt(&text)),
+        })
+    }
+
+    fn body(&self, events: &[OutEvent]) -> Result<Vec<u8>, Failure> {
+        let encode_failure = |detail: String| Failure {
+            verdict: Verdict::Refused,
+            status: None,
+            retry_after: None,
+            detail,
+        };
+        let raw = self
+            .encoder
+            .encode(events)
+            .map_err(|e| encode_failure(error_chain(&e)))?;
+        if !self.gzip {
+            return Ok(raw);
+        }
+        let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
+        gz.write_all(&raw)
+            .and_then(|()| gz.finish())
+            .map_err(|e| encode_failure(format!("could not compress the batch: {e}")))
+    }
+}
+
+fn transport(err: reqwest::Error) -> Failure {
+    let what = if err.is_timeout() {
+        "collector timed out"
+    } else {
+        "could not reach collector"
+    };
+    // without_url: the URL may carry credentials.
+    Failure {
+        verdict: Verdict::Retry,
+        status: None,
+        retry_after: None,
+        detail: format!("{what}: {}", error_chain(&err.without_url())),
+    }
+}
+
+/// `: <first bytes of the body on one line>`, or nothing for an empty body.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = line.trim();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_excerpts_are_short_single_lines() {
+        assert_eq!(excerpt(b""), "");
+        assert_eq!(excerpt(b"bad\nfield\r\n"), ": bad field");
+        assert_eq!(excerpt(&[b'x'; 1000]).len(), 2 + BODY_EXCERPT);
+    }
+}

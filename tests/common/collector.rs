@@ -1,0 +1,248 @@
+//! A real HTTP collector on 127.0.0.1 for daemon tests, scripted answer by answer: status
+//! codes, Retry-After, slow answers, a required token, poison events refused with 400, and
+//! "not listening yet" (connection refused). Records every accepted event id and counts
+//! duplicates. Loopback only.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub delay: Duration,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::status(200)
+    }
+
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            retry_after: None,
+            delay: Duration::ZERO,
+            body: String::new(),
+        }
+    }
+
+    pub fn retry_after(mut self, value: &str) -> Reply {
+        self.retry_after = Some(value.to_owned());
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+/// What the collector saw in one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub status: u16,
+    pub events: Vec<Value>,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Reply>,
+    default: Option<Reply>,
+    poison: Vec<String>,
+    token: Option<String>,
+    accepted: HashMap<String, u32>,
+    events: Vec<Value>,
+    requests: Vec<Seen>,
+    started: usize,
+}
+
+pub struct Collector {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    /// Listening now on a free loopback port.
+    pub fn start() -> Collector {
+        let mut c = Collector::reserve();
+        c.listen();
+        c
+    }
+
+    /// A free port nobody listens on yet: the daemon meets "connection refused".
+    pub fn reserve() -> Collector {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("find a free loopback port")
+            .port();
+        Collector {
+            port,
+            state: Arc::default(),
+            stop: Arc::default(),
+            thread: None,
+        }
+    }
+
+    /// Start answering on the reserved port.
+    pub fn listen(&mut self) {
+        let server = tiny_http::Server::http(("127.0.0.1", self.port)).expect("bind collector");
+        let state = self.state.clone();
+        let stop = self.stop.clone();
+        self.thread = Some(std::thread::spawn(move || {
+            let server = Arc::new(server);
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) {
+                    let state = state.clone();
+                    // Slow answers must not hold up the accept loop (or Drop).
+                    std::thread::spawn(move || answer(req, &state));
+                }
+            }
+        }));
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/ingest", self.port)
+    }
+
+    /// Answers for the next requests, in order; afterwards the default (200).
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().script.extend(replies);
+    }
+
+    pub fn set_default(&self, reply: Reply) {
+        self.lock().default = Some(reply);
+    }
+
+    /// Refuse (400) any batch holding an event whose payload contains `marker`.
+    pub fn poison(&self, marker: &str) {
+        self.lock().poison.push(marker.to_owned());
+    }
+
+    /// Answer 401 unless `Authorization: Bearer <token>`.
+    pub fn require_token(&self, token: &str) {
+        self.lock().token = Some(token.to_owned());
+    }
+
+    /// Every event id accepted with a 2xx.
+    pub fn ids(&self) -> BTreeSet<String> {
+        self.lock().accepted.keys().cloned().collect()
+    }
+
+    /// Accepted deliveries beyond the first of each id.
+    pub fn duplicates(&self) -> u32 {
+        self.lock().accepted.values().map(|n| n - 1).sum()
+    }
+
+    /// Accepted events, in arrival order (duplicates included).
+    pub fn events(&self) -> Vec<Value> {
+        self.lock().events.clone()
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.lock().requests.clone()
+    }
+
+    /// Requests received so far, answered or not.
+    pub fn started(&self) -> usize {
+        self.lock().started
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
+    let headers: HashMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.to_string(),
+            )
+        })
+        .collect();
+    let mut raw = Vec::new();
+    let _ = req.as_reader().read_to_end(&mut raw);
+    if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut plain)
+            .expect("gzip body");
+        raw = plain;
+    }
+    let events: Vec<Value> = serde_json::from_slice::<Value>(&raw)
+        .ok()
+        .and_then(|v| v.get("events").and_then(|e| e.as_array()).cloned())
+        .unwrap_or_default();
+    let reply = {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        s.started += 1;
+        let auth_ok = s
+            .token
+            .as_ref()
+            .is_none_or(|t| headers.get("authorization") == Some(&format!("Bearer {t}")));
+        let poisoned = events.iter().any(|e| {
+            let payload = e.get("payload").map(Value::to_string).unwrap_or_default();
+            s.poison.iter().any(|m| payload.contains(m))
+        });
+        let reply = if !auth_ok {
+            Reply::status(401)
+        } else if poisoned {
+            Reply {
+                body: "event refused: poison payload".into(),
+                ..Reply::status(400)
+            }
+        } else {
+            s.script
+                .pop_front()
+                .or_else(|| s.default.clone())
+                .unwrap_or_else(Reply::ok)
+        };
+        if (200..300).contains(&reply.status) {
+            for e in &events {
+                let id = e["id"].as_str().unwrap_or_default().to_owned();
+                *s.accepted.entry(id).or_insert(0) += 1;
+                s.events.push(e.clone());
+            }
+        }
+        s.requests.push(Seen {
+            status: reply.status,
+            events: events.clone(),
+            headers,
+        });
+        reply
+    };
+    std::thread::sleep(reply.delay);
+    let mut resp = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+    if let Some(ra) = reply.retry_after {
+        resp = resp.with_header(
+            tiny_http::Header::from_bytes(&b"Retry-After"[..], ra.as_bytes()).expect("header"),
+        );
+    }
+    let _ = req.respond(resp);
+}

@@ -1,0 +1,246 @@
+//! The status and lifecycle messages (status, stop, kill, start, restart) as insta
+//! snapshots: the renderer over fixed outcome values, so times and pids are stable without
+//! redaction. Queue messages are in ctl_messages_queue.rs, help and errors in ctl_cli.rs.
+
+mod common;
+mod ctl_support;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use difflore::ctl::render::render;
+use difflore::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
+use difflore::ctl::stop::{KillOutcome, RestartOutcome, StartOutcome, StopOutcome};
+use difflore::ctl::{CtlError, Outcome};
+use difflore::shared::health::{Circuit, Health};
+use difflore::shared::pidfile::{PidFileError, PidRecord};
+use difflore::shared::store::{QueueCounts, StoreError};
+
+use ctl_support::settings;
+
+const NOW: i64 = 1_764_000_000_000;
+const SEC: i64 = 1000;
+
+/// Each case's words, stream and exit code, one after another.
+fn shown(cases: Vec<(&str, Outcome)>) -> String {
+    let mut text = String::new();
+    for (name, outcome) in cases {
+        let m = render(&outcome);
+        text.push_str(&format!("=== {name} (exit {})\n", outcome.exit_code()));
+        for (stream, body) in [("stdout", &m.stdout), ("stderr", &m.stderr)] {
+            if !body.is_empty() {
+                text.push_str(&format!("--- {stream}\n{body}"));
+            }
+        }
+    }
+    text
+}
+
+fn record() -> PidRecord {
+    PidRecord {
+        pid: 4242,
+        start_time: Some(777),
+        version: "0.1.0".into(),
+        started_ms: NOW - 3723 * SEC,
+    }
+}
+
+fn report(daemon: DaemonStatus, queue: QueueView) -> Outcome {
+    status(Status::Known(Box::new(StatusReport {
+        now_ms: NOW,
+        data_home: PathBuf::from("/home/u/.difflore"),
+        daemon,
+        queue,
+        spill_waiting: 2,
+        endpoint: Some("https://collector.example/v1/events".into()),
+    })))
+}
+
+fn status(status: Status) -> Outcome {
+    Outcome::Status {
+        status,
+        json: false,
+    }
+}
+
+fn queue(circuit: Circuit) -> QueueView {
+    QueueView::Read(QueueInfo {
+        counts: QueueCounts {
+            pending: 12,
+            in_flight: 3,
+            dead: 1,
+            rejected: 4,
+            oldest_pending_ms: Some(NOW - 125 * SEC),
+        },
+        delivered_total: 1234,
+        health: Some(Health {
+            pid: 4242,
+            version: "0.1.0".into(),
+            started_ms: NOW - 3723 * SEC,
+            heartbeat_ms: NOW - 2 * SEC,
+            endpoint: Some("https://collector.example/v1/events".into()),
+            circuit,
+            last_attempt_ms: Some(NOW - 20 * SEC),
+            last_success_ms: Some(NOW - 95 * SEC),
+            last_error: Some("HTTP 503 from collector.example".into()),
+            next_retry_ms: Some(NOW + 30 * SEC),
+            ..Health::default()
+        }),
+    })
+}
+
+fn unknown() -> Status {
+    Status::Unknown {
+        data_home: Some(PathBuf::from("/home/u/.difflore")),
+        error: CtlError::PidFile(PidFileError::Open {
+            path: PathBuf::from("/home/u/.difflore/difflored.pid"),
+            source: io::Error::from_raw_os_error(libc::ENOTDIR),
+        }),
+    }
+}
+
+#[test]
+fn status_messages() {
+    let stale = |other_process| DaemonStatus::Stale {
+        record: record(),
+        other_process,
+    };
+    let unreadable = QueueView::Unreadable(StoreError::Open {
+        path: PathBuf::from("/home/u/.difflore/outbox.db"),
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(26),
+            Some("file is not a database".into()),
+        ),
+    });
+    let cases = vec![
+        (
+            "running, delivering",
+            report(
+                DaemonStatus::Running(Some(record())),
+                queue(Circuit::Closed),
+            ),
+        ),
+        (
+            "running, collector failing",
+            report(DaemonStatus::Running(Some(record())), queue(Circuit::Open)),
+        ),
+        (
+            "running, credentials refused",
+            report(DaemonStatus::Running(None), queue(Circuit::PausedAuth)),
+        ),
+        (
+            "running, no endpoint",
+            report(
+                DaemonStatus::Running(Some(record())),
+                queue(Circuit::NoEndpoint),
+            ),
+        ),
+        ("crashed", report(stale(false), queue(Circuit::Open))),
+        ("pid reused", report(stale(true), QueueView::Missing)),
+        (
+            "not running, no outbox",
+            report(DaemonStatus::NotRunning, QueueView::Missing),
+        ),
+        (
+            "outbox unreadable",
+            report(DaemonStatus::NotRunning, unreadable),
+        ),
+        ("unknown", status(unknown())),
+    ];
+    settings().bind(|| insta::assert_snapshot!("ctl_msg_status", shown(cases)));
+}
+
+#[test]
+fn status_json_messages() {
+    let json = |status| Outcome::Status { status, json: true };
+    let running = Status::Known(Box::new(StatusReport {
+        now_ms: NOW,
+        data_home: PathBuf::from("/home/u/.difflore"),
+        daemon: DaemonStatus::Running(Some(record())),
+        queue: queue(Circuit::Open),
+        spill_waiting: 0,
+        endpoint: Some("https://collector.example/v1/events".into()),
+    }));
+    let cases = vec![("running", json(running)), ("unknown", json(unknown()))];
+    settings().bind(|| insta::assert_snapshot!("ctl_msg_status_json", shown(cases)));
+}
+
+#[test]
+fn stop_kill_start_restart_messages() {
+    let grace = Duration::from_millis(300);
+    let cases = vec![
+        ("stop: not running", Outcome::Stop(StopOutcome::NotRunning)),
+        (
+            "stop: stale pid file",
+            Outcome::Stop(StopOutcome::StaleCleaned {
+                pid: 4242,
+                other_process: false,
+            }),
+        ),
+        (
+            "stop: stale pid file naming another process",
+            Outcome::Stop(StopOutcome::StaleCleaned {
+                pid: 4242,
+                other_process: true,
+            }),
+        ),
+        (
+            "stop: stopped",
+            Outcome::Stop(StopOutcome::Stopped {
+                pid: 4242,
+                after: Duration::from_millis(312),
+            }),
+        ),
+        (
+            "stop: killed after the grace",
+            Outcome::Stop(StopOutcome::Killed { pid: 4242, grace }),
+        ),
+        (
+            "stop: survived SIGKILL",
+            Outcome::Stop(StopOutcome::Survived { pid: 4242 }),
+        ),
+        ("kill: not running", Outcome::Kill(KillOutcome::NotRunning)),
+        (
+            "kill: stale pid file",
+            Outcome::Kill(KillOutcome::StaleCleaned {
+                pid: 4242,
+                other_process: false,
+            }),
+        ),
+        (
+            "kill: killed",
+            Outcome::Kill(KillOutcome::Killed { pid: 4242 }),
+        ),
+        (
+            "kill: survived",
+            Outcome::Kill(KillOutcome::Survived { pid: 4242 }),
+        ),
+        (
+            "start: already running",
+            Outcome::Start(StartOutcome::AlreadyRunning { pid: 4242 }),
+        ),
+        (
+            "start: started",
+            Outcome::Start(StartOutcome::Started { pid: 5151 }),
+        ),
+        (
+            "restart",
+            Outcome::Restart(RestartOutcome {
+                stop: StopOutcome::Stopped {
+                    pid: 4242,
+                    after: Duration::from_millis(1500),
+                },
+                start: Some(StartOutcome::Started { pid: 5151 }),
+            }),
+        ),
+        (
+            "restart: old one survived",
+            Outcome::Restart(RestartOutcome {
+                stop: StopOutcome::Survived { pid: 4242 },
+                start: None,
+            }),
+        ),
+    ];
+    settings().bind(|| insta::assert_snapshot!("ctl_msg_lifecycle", shown(cases)));
+}

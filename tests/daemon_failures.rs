@@ -1,0 +1,143 @@
+//! difflored when the collector keeps saying no: a refused credential pauses the queue
+//! without spending attempts (SIGHUP resumes), SIGUSR1 cuts a backoff short, and events
+//! failing for longer than `dead_after` go dead.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::collector::{Collector, Reply};
+use common::daemon::{self, DaemonGuard, enqueue, write_config};
+use common::{Sandbox, wait_until};
+use difflore::shared::health::Circuit;
+use difflore::shared::sys::Signal;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn write_token(path: &std::path::Path, token: &str) {
+    std::fs::write(path, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn a_401_pauses_the_queue_until_the_token_is_fixed_and_sighup() {
+    let sb = Sandbox::new();
+    let token = sb.dir.path().join("token");
+    write_token(&token, "wrong-secret-value");
+    write_config(&sb, &format!("token_file = \"{}\"", token.display()));
+    let c = Collector::start();
+    c.require_token("right-secret-value");
+    let ids = enqueue(&sb, 30, "auth");
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(LIMIT, || daemon::health(&sb)
+            .is_some_and(|h| h.circuit == Circuit::PausedAuth
+                && h.last_error.as_deref().is_some_and(|e| e.contains("401")))),
+        "{}",
+        d.log_text()
+    );
+    // Paused: nothing dead, no attempt spent, and no further requests while we watch two
+    // heartbeats go by.
+    let asked = c.started();
+    let beat = daemon::health(&sb).unwrap().heartbeat_ms;
+    assert!(wait_until(LIMIT, || daemon::health(&sb)
+        .is_some_and(|h| h.heartbeat_ms > beat + 2000)));
+    assert_eq!(c.started(), asked, "a paused queue sends nothing");
+    assert_eq!(sb.count("state = 'dead'"), 0);
+    assert_eq!(sb.count("state = 'pending' AND attempts = 0"), 30);
+    write_token(&token, "right-secret-value");
+    d.signal(Signal::Hup);
+    let want: BTreeSet<String> = ids.into_iter().collect();
+    assert!(
+        wait_until(LIMIT, || c.ids() == want && sb.count("1") == 0),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(c.duplicates(), 0);
+    assert!(wait_until(LIMIT, || daemon::health(&sb)
+        .is_some_and(|h| h.circuit == Circuit::Closed)));
+    let health = serde_json::to_string(&daemon::health(&sb).unwrap()).unwrap();
+    assert!(!d.log_text().contains("secret-value") && !health.contains("secret-value"));
+}
+
+#[test]
+fn a_token_file_others_can_read_is_refused_and_events_wait() {
+    let sb = Sandbox::new();
+    let token = sb.dir.path().join("token");
+    std::fs::write(&token, "t\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    write_config(&sb, &format!("token_file = \"{}\"", token.display()));
+    let c = Collector::start();
+    enqueue(&sb, 3, "mode");
+    let _d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(wait_until(LIMIT, || daemon::health(&sb).is_some_and(|h| h
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("chmod 600")))));
+    assert_eq!(c.started(), 0);
+    assert_eq!(sb.count("state = 'pending'"), 3);
+}
+
+#[test]
+fn sigusr1_retries_at_once_instead_of_waiting_out_the_backoff() {
+    let sb = Sandbox::new();
+    write_config(&sb, "retry_base = \"1h\"\nretry_cap = \"1h\"");
+    let c = Collector::start();
+    c.script([Reply::status(503)]);
+    let ids = enqueue(&sb, 10, "flush");
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(wait_until(LIMIT, || daemon::health(&sb)
+        .is_some_and(|h| h.circuit == Circuit::Open)));
+    assert_eq!(c.ids().len(), 0);
+    d.signal(Signal::Usr1);
+    let want: BTreeSet<String> = ids.into_iter().collect();
+    assert!(
+        wait_until(LIMIT, || c.ids() == want && sb.count("1") == 0),
+        "{}",
+        d.log_text()
+    );
+}
+
+#[test]
+fn events_failing_longer_than_dead_after_go_dead_with_the_reason() {
+    let sb = Sandbox::new();
+    write_config(&sb, "dead_after = \"300ms\"");
+    let c = Collector::start();
+    c.set_default(Reply::status(503));
+    enqueue(&sb, 5, "giveup");
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(LIMIT, || sb.count("state = 'dead'") == 5),
+        "{}",
+        d.log_text()
+    );
+    let (attempts, error): (i64, String) = sb
+        .sqlite()
+        .query_row(
+            "SELECT min(attempts), max(last_error) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(attempts >= 2, "given up by time after several attempts");
+    assert!(error.contains("503"), "{error}");
+}
+
+#[test]
+fn a_missing_collector_endpoint_404_backs_off_instead_of_killing_events() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let c = Collector::start();
+    c.script([Reply::status(404), Reply::status(404)]);
+    let ids = enqueue(&sb, 8, "notfound");
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    let want: BTreeSet<String> = ids.into_iter().collect();
+    assert!(
+        wait_until(LIMIT, || c.ids() == want && sb.count("1") == 0),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(c.requests().len(), 3);
+}
