@@ -13,6 +13,7 @@ fn help_of_every_command() {
     let mut text = String::new();
     for cmd in [
         "", "status", "stop", "kill", "start", "restart", "events", "retry", "purge", "flush",
+        "hooks", "service",
     ] {
         let args: Vec<&str> = cmd.split_whitespace().chain(["--help"]).collect();
         let ran = ctl(&sb, &args);

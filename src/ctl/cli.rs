@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bpaf::{Bpaf, Parser};
 
-use crate::shared::event::State;
+use crate::install::Scope;
+use crate::shared::event::{Client, State};
 
 /// Steer difflore: see whether the daemon runs, stop or start it, and inspect or retry
 /// what waits in the outbox.
@@ -67,6 +68,111 @@ pub enum Command {
     /// Wake the running difflored to deliver what is due now (SIGUSR1)
     #[bpaf(command)]
     Flush,
+    /// Add, remove or show difflore's entries in an agent's hook settings
+    #[bpaf(command)]
+    Hooks {
+        /// The agent: claude-code, codex, gemini, cursor or windsurf
+        #[bpaf(argument("NAME"))]
+        client: Agent,
+        /// user (your home directory: every project) or project (the current directory)
+        #[bpaf(argument("SCOPE"), fallback(ScopeArg(Scope::User)), display_fallback)]
+        scope: ScopeArg,
+        /// install, uninstall, or print (show the resulting file without writing it)
+        #[bpaf(positional("ACTION"))]
+        action: HooksAction,
+    },
+    /// Print a service definition that runs `difflored --foreground` at login
+    #[bpaf(command)]
+    Service {
+        #[bpaf(external(service_kind))]
+        kind: ServiceKind,
+        /// print (the only action: redirect it into the file the service manager reads)
+        #[bpaf(positional("print"))]
+        _print: PrintOnly,
+    },
+}
+
+/// Which service manager to write for:
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Bpaf)]
+pub enum ServiceKind {
+    /// A systemd user unit (Linux)
+    Systemd,
+    /// A launchd agent (macOS)
+    Launchd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HooksAction {
+    Install,
+    Uninstall,
+    Print,
+}
+
+impl FromStr for HooksAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<HooksAction, String> {
+        match text {
+            "install" => Ok(HooksAction::Install),
+            "uninstall" => Ok(HooksAction::Uninstall),
+            "print" => Ok(HooksAction::Print),
+            _ => Err("not an action; use install, uninstall or print".into()),
+        }
+    }
+}
+
+/// `service print`: the one verb, spelled out so the command reads as what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrintOnly;
+
+impl FromStr for PrintOnly {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PrintOnly, String> {
+        match text {
+            "print" => Ok(PrintOnly),
+            _ => Err("not an action; use print".into()),
+        }
+    }
+}
+
+/// `hooks --client`: an agent difflore knows how to configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Agent(pub Client);
+
+impl FromStr for Agent {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Agent, String> {
+        Client::parse(text).map(Agent).ok_or_else(|| {
+            "not an agent; use claude-code, codex, gemini, cursor or windsurf".into()
+        })
+    }
+}
+
+/// `hooks --scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeArg(pub Scope);
+
+impl FromStr for ScopeArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ScopeArg, String> {
+        match text {
+            "user" => Ok(ScopeArg(Scope::User)),
+            "project" => Ok(ScopeArg(Scope::Project)),
+            _ => Err("not a scope; use user or project".into()),
+        }
+    }
+}
+
+impl fmt::Display for ScopeArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Scope::User => "user",
+            Scope::Project => "project",
+        })
+    }
 }
 
 /// Which rows to move back to pending:

@@ -3,6 +3,7 @@
 //! identity it has not checked, and `status` never writes.
 
 pub mod cli;
+pub mod hooks;
 pub mod process;
 pub mod queue;
 pub mod render;
@@ -59,6 +60,15 @@ pub enum CtlError {
     NotStarted { path: PathBuf, log: PathBuf },
     #[error("difflored did not report ready within {}; see {}", humantime::format_duration(*waited), log.display())]
     StartTimeout { waited: Duration, log: PathBuf },
+    #[error(transparent)]
+    Install(#[from] crate::install::InstallError),
+    #[error("could not find the home directory; set HOME")]
+    NoHome,
+    #[error("could not read the current directory")]
+    CurrentDir {
+        #[source]
+        source: io::Error,
+    },
     #[error("could not read the answer to the purge prompt")]
     Prompt {
         #[source]
@@ -78,6 +88,8 @@ pub enum Outcome {
     Retry(RetryOutcome),
     Purge(PurgeOutcome),
     Flush(FlushOutcome),
+    Hooks(hooks::HooksOutcome),
+    Service(String),
 }
 
 impl Outcome {
@@ -142,6 +154,12 @@ pub fn run(command: Command) -> Result<Outcome, CtlError> {
             Outcome::Purge(queue::purge(paths, state.state(), confirm)?)
         }
         Command::Flush => Outcome::Flush(queue::flush(paths)?),
+        Command::Hooks {
+            action,
+            client,
+            scope,
+        } => Outcome::Hooks(hooks::run(action, client.0, scope.0)?),
+        Command::Service { kind, .. } => Outcome::Service(hooks::service(paths, kind)?),
     })
 }
 

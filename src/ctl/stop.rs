@@ -198,7 +198,7 @@ pub fn restart(paths: &Paths, grace: Duration) -> Result<RestartOutcome, CtlErro
 
 /// `difflored` next to this executable (an install puts the three side by side), else the
 /// first one on PATH.
-fn daemon_binary() -> Result<PathBuf, CtlError> {
+pub(crate) fn daemon_binary() -> Result<PathBuf, CtlError> {
     let here = std::env::current_exe().ok();
     let beside = here
         .as_deref()

@@ -2,6 +2,7 @@
 //! outcome value (and the clock captured in it), so each message is an insta snapshot.
 //! Never looks at disk, processes or the current time.
 
+mod hooks;
 mod queue;
 mod status;
 
@@ -84,6 +85,8 @@ pub fn render(outcome: &Outcome) -> Message {
         Outcome::Retry(o) => queue::retry(o),
         Outcome::Purge(o) => queue::purge(o),
         Outcome::Flush(o) => queue::flush(o),
+        Outcome::Hooks(o) => hooks::hooks(o),
+        Outcome::Service(text) => Message::out(text.clone()),
     }
 }
 
