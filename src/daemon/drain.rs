@@ -24,6 +24,7 @@ use super::sink::Sink;
 const TICK: Duration = Duration::from_millis(50);
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 /// After an unexpected database error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
@@ -219,15 +220,23 @@ impl Daemon {
     fn housekeeping(&mut self) -> Result<(), StoreError> {
         let version = queue::data_version(&self.outbox)?;
         if version != self.data_version {
+            // A hook (or difflorectl) committed: rows to send, and WAL to fold back.
             self.data_version = version;
             self.work = true;
+            self.wrote = true;
         }
         if self.spill_checked.elapsed() >= SPILL_EVERY {
             self.spill_checked = Instant::now();
             self.import_spills();
         }
-        if self.wrote && self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            self.checkpoint(Checkpoint::Passive)?;
+        if self.wrote {
+            let since = self.checkpointed.elapsed();
+            if !self.work && since >= IDLE_CHECKPOINT_GAP {
+                // Idle: fold the whole WAL back and shrink the file.
+                self.checkpoint(Checkpoint::Truncate)?;
+            } else if since >= CHECKPOINT_EVERY {
+                self.checkpoint(Checkpoint::Passive)?;
+            }
         }
         self.publisher.publish(&self.outbox)
     }
@@ -251,7 +260,7 @@ impl Daemon {
         }
     }
 
-    pub(super) fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
+    fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
         queue::checkpoint(&self.outbox, mode)?;
         self.checkpointed = Instant::now();
         self.wrote = false;
