@@ -276,15 +276,12 @@ impl Daemon {
         if let Err(e) = queue::release_all(&self.outbox) {
             dlog!("could not release claimed rows: {}", error_chain(&e));
         }
-        let circuit = self.gate.circuit;
-        if circuit != Circuit::NoEndpoint {
-            self.set_gate(circuit, Some(now_ms() + STORE_RETRY.as_millis() as i64));
-            if circuit == Circuit::Closed {
-                // Closed always passes the gate: open it for the pause.
-                self.gate.circuit = Circuit::Open;
-                self.publisher
-                    .set_circuit(Circuit::Open, self.gate.retry_at_ms);
-            }
+        // Closed always passes the gate: open it for the pause. A credential pause or a
+        // missing endpoint already keeps us waiting.
+        if matches!(self.gate.circuit, Circuit::Closed | Circuit::Open) {
+            let retry_at = now_ms() + STORE_RETRY.as_millis() as i64;
+            let later = self.gate.retry_at_ms.map_or(retry_at, |t| t.max(retry_at));
+            self.set_gate(Circuit::Open, Some(later));
         }
     }
 }
