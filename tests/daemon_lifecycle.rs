@@ -180,9 +180,15 @@ fn sighup_reloads_and_never_stops_it() {
         "{}",
         d.log_text()
     );
-    d.signal(Signal::Hup);
-    assert!(d.alive());
     assert!(d.log_text().contains("configuration reloaded"));
+    // A broken config on reload is reported and the running one kept.
+    std::fs::write(sb.home().join("config.toml"), "endpont = \"typo\"\n").unwrap();
+    d.signal(Signal::Hup);
+    assert!(wait_until(LIMIT, || d
+        .log_text()
+        .contains("keeping the previous configuration")));
+    assert!(d.alive());
+    assert_eq!(daemon::health(&sb).unwrap().circuit, Circuit::Closed);
 }
 
 #[test]

@@ -153,14 +153,21 @@ impl Daemon {
     /// SIGHUP: reread config.toml and the token, reopen the log, resume a paused queue.
     fn reload(&mut self) {
         super::log::reopen();
-        match Config::load(&self.paths) {
-            Ok(config) => {
+        let loaded = Config::load(&self.paths).map_err(|e| error_chain(&e));
+        let rebuilt = loaded.and_then(|config| {
+            Preparer::new(self.preparer.install_id().to_owned(), &config)
+                .map(|preparer| (config, preparer))
+                .map_err(|e| error_chain(&e))
+        });
+        match rebuilt {
+            Ok((config, preparer)) => {
                 self.backoff
                     .reconfigure(config.retry_base, config.retry_cap);
                 self.config = config;
+                self.preparer = preparer;
                 dlog!("configuration reloaded");
             }
-            Err(e) => dlog!("keeping the previous configuration: {}", error_chain(&e)),
+            Err(why) => dlog!("keeping the previous configuration: {why}"),
         }
         self.configure();
     }
