@@ -88,9 +88,16 @@ fn twenty_concurrent_starts_leave_exactly_one_daemon_and_print_nothing() {
 #[test]
 fn detached_daemon_leads_its_own_session_and_logs_to_its_file() {
     let sb = Sandbox::new();
-    let out = sb
-        .cmd("difflored")
-        .args(["--endpoint", &file_endpoint(&sb)])
+    // Launched with an extra descriptor open (7), as a careless parent might leave one.
+    let leak = sb.dir.path().join("leaked-descriptor");
+    let out = daemon::sandboxed(&sb, "bash")
+        .arg("-c")
+        .arg(format!(
+            "exec 7>>{}; exec {} --endpoint {}",
+            leak.display(),
+            env!("CARGO_BIN_EXE_difflored"),
+            file_endpoint(&sb)
+        ))
         .output()
         .unwrap();
     assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
@@ -108,6 +115,19 @@ fn detached_daemon_leads_its_own_session_and_logs_to_its_file() {
     assert_eq!(fd2, sb.home().join("difflored.log"));
     let log = std::fs::read_to_string(sb.home().join("difflored.log")).unwrap();
     assert!(log.contains("started"), "{log}");
+    // Nothing inherited stays open: the launcher's stdout/stderr pipes (which would keep
+    // an ssh session or a `$(…)` waiting) are gone; only its own files remain.
+    for fd in std::fs::read_dir(format!("/proc/{}/fd", d.pid)).unwrap() {
+        let target = std::fs::read_link(fd.unwrap().path()).unwrap();
+        let text = target.to_string_lossy();
+        assert!(
+            target == std::path::Path::new("/dev/null")
+                || target.starts_with(sb.home())
+                || text.starts_with("socket:")
+                || text.starts_with("anon_inode:"),
+            "unexpected descriptor {text}"
+        );
+    }
 }
 
 #[test]
@@ -160,9 +180,15 @@ fn sighup_reloads_and_never_stops_it() {
         "{}",
         d.log_text()
     );
-    d.signal(Signal::Hup);
-    assert!(d.alive());
     assert!(d.log_text().contains("configuration reloaded"));
+    // A broken config on reload is reported and the running one kept.
+    std::fs::write(sb.home().join("config.toml"), "endpont = \"typo\"\n").unwrap();
+    d.signal(Signal::Hup);
+    assert!(wait_until(LIMIT, || d
+        .log_text()
+        .contains("keeping the previous configuration")));
+    assert!(d.alive());
+    assert_eq!(daemon::health(&sb).unwrap().circuit, Circuit::Closed);
 }
 
 #[test]

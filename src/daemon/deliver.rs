@@ -10,7 +10,7 @@ use crate::shared::now_ms;
 use crate::shared::store::StoreError;
 
 use super::drain::Daemon;
-use super::queue::{self, Checkpoint};
+use super::queue;
 use super::signals::Control;
 use super::sink::{Failure, OutEvent, Sink, Verdict};
 
@@ -29,10 +29,6 @@ impl Daemon {
         )?;
         if batch.is_empty() {
             self.work = false;
-            if self.wrote {
-                // Idle: fold the WAL back into the database and shrink it.
-                self.checkpoint(Checkpoint::Truncate)?;
-            }
             return Ok(false);
         }
         self.wrote = true;

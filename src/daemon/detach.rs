@@ -123,12 +123,9 @@ fn become_daemon(
     let null = File::open("/dev/null").map_err(DetachError::DevNull)?;
     sys::redirect(null.as_raw_fd(), 0).map_err(DetachError::DevNull)?;
     drop(null);
-    let path = paths.log_file();
-    let size = log::open_onto_stdio(&path).map_err(|source| DetachError::Log {
-        path: path.clone(),
-        source,
-    })?;
-    log::to_file(&path, size);
+    // Close before opening the log: the log keeps its own descriptor, which must not be
+    // among the "inherited" ones.
     sys::close_inherited_fds(&[lock.raw_fd(), notifier.writer.as_raw_fd()]);
-    Ok(())
+    let path = paths.log_file();
+    log::to_file(&path).map_err(|source| DetachError::Log { path, source })
 }

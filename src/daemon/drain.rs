@@ -24,6 +24,7 @@ use super::sink::Sink;
 const TICK: Duration = Duration::from_millis(50);
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 /// After an unexpected database error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
@@ -152,14 +153,21 @@ impl Daemon {
     /// SIGHUP: reread config.toml and the token, reopen the log, resume a paused queue.
     fn reload(&mut self) {
         super::log::reopen();
-        match Config::load(&self.paths) {
-            Ok(config) => {
+        let loaded = Config::load(&self.paths).map_err(|e| error_chain(&e));
+        let rebuilt = loaded.and_then(|config| {
+            Preparer::new(self.preparer.install_id().to_owned(), &config)
+                .map(|preparer| (config, preparer))
+                .map_err(|e| error_chain(&e))
+        });
+        match rebuilt {
+            Ok((config, preparer)) => {
                 self.backoff
                     .reconfigure(config.retry_base, config.retry_cap);
                 self.config = config;
+                self.preparer = preparer;
                 dlog!("configuration reloaded");
             }
-            Err(e) => dlog!("keeping the previous configuration: {}", error_chain(&e)),
+            Err(why) => dlog!("keeping the previous configuration: {why}"),
         }
         self.configure();
     }
@@ -219,15 +227,23 @@ impl Daemon {
     fn housekeeping(&mut self) -> Result<(), StoreError> {
         let version = queue::data_version(&self.outbox)?;
         if version != self.data_version {
+            // A hook (or difflorectl) committed: rows to send, and WAL to fold back.
             self.data_version = version;
             self.work = true;
+            self.wrote = true;
         }
         if self.spill_checked.elapsed() >= SPILL_EVERY {
             self.spill_checked = Instant::now();
             self.import_spills();
         }
-        if self.wrote && self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            self.checkpoint(Checkpoint::Passive)?;
+        if self.wrote {
+            let since = self.checkpointed.elapsed();
+            if !self.work && since >= IDLE_CHECKPOINT_GAP {
+                // Idle: fold the whole WAL back and shrink the file.
+                self.checkpoint(Checkpoint::Truncate)?;
+            } else if since >= CHECKPOINT_EVERY {
+                self.checkpoint(Checkpoint::Passive)?;
+            }
         }
         self.publisher.publish(&self.outbox)
     }
@@ -251,7 +267,7 @@ impl Daemon {
         }
     }
 
-    pub(super) fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
+    fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
         queue::checkpoint(&self.outbox, mode)?;
         self.checkpointed = Instant::now();
         self.wrote = false;
@@ -267,15 +283,12 @@ impl Daemon {
         if let Err(e) = queue::release_all(&self.outbox) {
             dlog!("could not release claimed rows: {}", error_chain(&e));
         }
-        let circuit = self.gate.circuit;
-        if circuit != Circuit::NoEndpoint {
-            self.set_gate(circuit, Some(now_ms() + STORE_RETRY.as_millis() as i64));
-            if circuit == Circuit::Closed {
-                // Closed always passes the gate: open it for the pause.
-                self.gate.circuit = Circuit::Open;
-                self.publisher
-                    .set_circuit(Circuit::Open, self.gate.retry_at_ms);
-            }
+        // Closed always passes the gate: open it for the pause. A credential pause or a
+        // missing endpoint already keeps us waiting.
+        if matches!(self.gate.circuit, Circuit::Closed | Circuit::Open) {
+            let retry_at = now_ms() + STORE_RETRY.as_millis() as i64;
+            let later = self.gate.retry_at_ms.map_or(retry_at, |t| t.max(retry_at));
+            self.set_gate(Circuit::Open, Some(later));
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The daemon's log: timestamped lines on stderr, which is the terminal under `--foreground`
-//! and `$DIFFLORE_HOME/difflored.log` when detached. Owns the size cap (one rotation to
-//! `difflored.log.1`) and reopening on SIGHUP. Never given a token or a credentialed URL.
+//! The daemon's log: timestamped lines on stderr under `--foreground`, else in
+//! `$DIFFLORE_HOME/difflored.log` (also made stdout/stderr, so panics land there too).
+//! Owns the size cap (one rotation to `difflored.log.1`) and reopening on SIGHUP.
+//! Never given a token or a credentialed URL.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -11,83 +12,104 @@ use std::time::SystemTime;
 
 use crate::shared::sys;
 
-/// Past this size the log is moved to `difflored.log.1` (replacing the previous one), so
-/// the log never takes more than twice this on disk.
+/// Past this size the log moves to `difflored.log.1` (replacing the previous one), so the
+/// log never takes much more than twice this on disk.
 pub const LOG_CAP: u64 = 1 << 20;
 
 enum Target {
     Stderr,
-    File { path: PathBuf, written: u64 },
+    File(LogFile),
 }
 
 static TARGET: Mutex<Target> = Mutex::new(Target::Stderr);
 
-/// Open `path` for appending (0600 through the daemon's umask) and make it stdout and
-/// stderr, so panics and stray prints land in the log too.
-pub fn open_onto_stdio(path: &Path) -> io::Result<u64> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    sys::redirect(file.as_raw_fd(), 1)?;
-    sys::redirect(file.as_raw_fd(), 2)?;
-    Ok(file.metadata()?.len())
+/// An append-only log file with a size cap.
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    written: u64,
+    cap: u64,
+    /// Also make it the process's stdout and stderr (the detached daemon).
+    onto_stdio: bool,
 }
 
-/// Log into the file already on stdout/stderr (see `open_onto_stdio`).
-pub fn to_file(path: &Path, size: u64) {
-    set(Target::File {
-        path: path.to_owned(),
-        written: size,
-    });
+impl LogFile {
+    pub fn open(path: &Path, cap: u64, onto_stdio: bool) -> io::Result<LogFile> {
+        // 0600 through the daemon's umask.
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        if onto_stdio {
+            sys::redirect(file.as_raw_fd(), 1)?;
+            sys::redirect(file.as_raw_fd(), 2)?;
+        }
+        Ok(LogFile {
+            path: path.to_owned(),
+            written: file.metadata()?.len(),
+            file,
+            cap,
+            onto_stdio,
+        })
+    }
+
+    pub fn write_line(&mut self, text: &str) {
+        if self.file.write_all(text.as_bytes()).is_ok() {
+            self.written += text.len() as u64;
+        }
+        if self.written > self.cap
+            && let Err(e) = self.rotate()
+        {
+            let _ = writeln!(
+                self.file,
+                "could not rotate log {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let mut old = self.path.as_os_str().to_owned();
+        old.push(".1");
+        std::fs::rename(&self.path, &old)?;
+        self.reopen()
+    }
+
+    /// Start a fresh file at the same path (after rotation, or when moved away).
+    fn reopen(&mut self) -> io::Result<()> {
+        *self = LogFile::open(&self.path, self.cap, self.onto_stdio)?;
+        Ok(())
+    }
+}
+
+/// Log into `path` from now on, with it as stdout/stderr too.
+pub fn to_file(path: &Path) -> io::Result<()> {
+    let file = LogFile::open(path, LOG_CAP, true)?;
+    *lock() = Target::File(file);
+    Ok(())
 }
 
 /// SIGHUP: start a fresh file if someone moved ours away (logrotate and friends).
 pub fn reopen() {
-    let mut target = lock();
-    if let Target::File { path, written } = &mut *target {
-        match open_onto_stdio(path) {
-            Ok(size) => *written = size,
-            Err(e) => {
-                eprint_line(&format!("could not reopen log {}: {e}", path.display()));
-            }
-        }
+    if let Target::File(file) = &mut *lock()
+        && let Err(e) = file.reopen()
+    {
+        let text = stamped(&format!("could not reopen log: {e}"));
+        file.write_line(&text);
     }
 }
 
 /// Write one line. Logging never fails the caller.
 pub fn line(msg: &str) {
-    let mut target = lock();
-    let len = eprint_line(msg);
-    if let Target::File { path, written } = &mut *target {
-        *written += len;
-        if *written > LOG_CAP {
-            rotate(path, written);
+    let text = stamped(msg);
+    match &mut *lock() {
+        Target::Stderr => {
+            let _ = io::stderr().lock().write_all(text.as_bytes());
         }
+        Target::File(file) => file.write_line(&text),
     }
 }
 
-fn rotate(path: &Path, written: &mut u64) {
-    let mut old = path.as_os_str().to_owned();
-    old.push(".1");
-    if let Err(e) = std::fs::rename(path, &old) {
-        eprint_line(&format!("could not rotate log {}: {e}", path.display()));
-        return;
-    }
-    match open_onto_stdio(path) {
-        Ok(size) => *written = size,
-        Err(e) => {
-            eprint_line(&format!("could not open log {}: {e}", path.display()));
-        }
-    }
-}
-
-fn eprint_line(msg: &str) -> u64 {
+fn stamped(msg: &str) -> String {
     let stamp = humantime::format_rfc3339_millis(SystemTime::now());
-    let text = format!("{stamp} difflored[{}]: {msg}\n", std::process::id());
-    let _ = io::stderr().lock().write_all(text.as_bytes());
-    text.len() as u64
-}
-
-fn set(new: Target) {
-    *lock() = new;
+    format!("{stamp} difflored[{}]: {msg}\n", std::process::id())
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Target> {
@@ -102,4 +124,28 @@ macro_rules! dlog {
     ($($arg:tt)*) => {
         $crate::daemon::log::line(&format!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_rotates_once_past_its_cap_and_keeps_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("difflored.log");
+        let mut log = LogFile::open(&path, 100, false).unwrap();
+        for i in 0..10 {
+            log.write_line(&format!("line {i:02} padded to about thirty\n"));
+        }
+        let current = std::fs::read_to_string(&path).unwrap();
+        let previous = std::fs::read_to_string(dir.path().join("difflored.log.1")).unwrap();
+        assert!(current.len() as u64 <= 100, "{current}");
+        assert!(previous.len() as u64 > 100);
+        assert!(current.contains("line 09"));
+        assert!(previous.contains("line 04") || current.contains("line 04"));
+        // Older rotations are dropped: at most two files.
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 2);
+    }
 }

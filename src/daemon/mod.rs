@@ -130,12 +130,8 @@ fn serve(
 type Started = (Daemon, tokio::runtime::Runtime, signal_hook_tokio::Signals);
 
 fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, DaemonError> {
-    let record = PidRecord::for_this_process();
-    lock.write(&record)?;
-    let config = Config::load(paths)?;
-    let outbox = Outbox::open(paths, OpenOptions::long_lived())?;
-    let reclaimed = queue::reclaim_all(&outbox)?;
-    let preparer = Preparer::new(outbox.install_id()?, &config)?;
+    // Handlers first: a stop sent as soon as the pid record appears is then graceful (it
+    // waits in the stream) instead of the default action killing us mid-start.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -143,6 +139,12 @@ fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, D
     let signals = runtime
         .block_on(async { signals::listen() })
         .map_err(DaemonError::Signals)?;
+    let record = PidRecord::for_this_process();
+    lock.write(&record)?;
+    let config = Config::load(paths)?;
+    let outbox = Outbox::open(paths, OpenOptions::long_lived())?;
+    let reclaimed = queue::reclaim_all(&outbox)?;
+    let preparer = Preparer::new(outbox.install_id()?, &config)?;
     let publisher = Publisher::new(record.pid, record.started_ms);
     let control = Rc::new(signals::Control::default());
     dlog!(

@@ -24,6 +24,10 @@ impl Preparer {
         Ok(Preparer { install_id })
     }
 
+    pub fn install_id(&self) -> &str {
+        &self.install_id
+    }
+
     /// A claimed row as the collector will see it, or why it cannot be sent at all.
     pub fn prepare(
         &self,

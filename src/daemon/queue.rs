@@ -52,7 +52,7 @@ pub fn claim(
                     FROM (SELECT id, size FROM events
                           WHERE state = 'pending' AND next_attempt_ms <= ?1
                           ORDER BY id LIMIT ?2))
-                WHERE running - size - ?4 < ?3)
+                WHERE running <= ?3 OR running = size + ?4)
              RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size",
         )
         .map_err(|e| outbox.sql(e))?;
@@ -247,4 +247,111 @@ fn each(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::event::classify;
+    use crate::shared::paths::Paths;
+    use crate::shared::store::OpenOptions;
+
+    fn outbox_with(dir: &tempfile::TempDir, payload_sizes: &[usize]) -> Outbox {
+        let outbox = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap();
+        let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
+        for size in payload_sizes {
+            let payload = format!(r#"{{"pad":"{}"}}"#, "x".repeat(*size));
+            outbox.insert(1, &f, &payload).unwrap();
+        }
+        outbox
+    }
+
+    fn count(outbox: &Outbox, filter: &str) -> i64 {
+        outbox
+            .conn()
+            .query_row(
+                &format!("SELECT count(*) FROM events WHERE {filter}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn claims_take_the_oldest_rows_within_count_and_byte_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[100; 10]);
+        let ids: Vec<i64> = claim(&outbox, 5, 3, 1 << 20)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+        assert_eq!(count(&outbox, "state = 'in_flight' AND claimed_ms = 5"), 3);
+        // ~370 bytes per event with the envelope: a 1000-byte cap holds two.
+        let ids: Vec<i64> = claim(&outbox, 5, 100, 1000)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, [4, 5]);
+        // A single row larger than the cap still goes alone.
+        let big = outbox_with(&tempfile::tempdir().unwrap(), &[5000, 10]);
+        assert_eq!(claim(&big, 5, 100, 1000).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn rows_waiting_out_a_backoff_are_not_claimed_until_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[10; 2]);
+        let batch = claim(&outbox, 1_000, 10, 1 << 20).unwrap();
+        let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+        let dead = retry_later(&outbox, &ids, 1_000, 5_000, 0, "collector answered 503").unwrap();
+        assert_eq!(dead, 0);
+        assert!(claim(&outbox, 4_999, 10, 1 << 20).unwrap().is_empty());
+        assert_eq!(claim(&outbox, 5_000, 10, 1 << 20).unwrap().len(), 2);
+        assert_eq!(
+            count(&outbox, "attempts = 1 AND first_failure_ms = 1000"),
+            2
+        );
+    }
+
+    #[test]
+    fn giving_up_is_by_time_since_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[10]);
+        claim(&outbox, 1_000, 10, 1 << 20).unwrap();
+        assert_eq!(retry_later(&outbox, &[1], 1_000, 0, 500, "e").unwrap(), 0);
+        claim(&outbox, 2_000, 10, 1 << 20).unwrap();
+        // Failing since 1000; giving up on anything failing since before 1500.
+        assert_eq!(
+            retry_later(&outbox, &[1], 2_000, 0, 1_500, "still 503").unwrap(),
+            1
+        );
+        assert_eq!(
+            count(&outbox, "state = 'dead' AND last_error = 'still 503'"),
+            1
+        );
+    }
+
+    #[test]
+    fn acks_delete_and_count_together_and_release_spends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[10; 4]);
+        claim(&outbox, 1, 10, 1 << 20).unwrap();
+        assert_eq!(ack(&outbox, &[1, 2]).unwrap(), 2);
+        // Acknowledging a row twice counts it once.
+        assert_eq!(ack(&outbox, &[2]).unwrap(), 0);
+        assert_eq!(crate::shared::health::delivered_total(&outbox).unwrap(), 2);
+        release(&outbox, &[3]).unwrap();
+        assert_eq!(count(&outbox, "state = 'pending' AND attempts = 0"), 1);
+        assert_eq!(reclaim_all(&outbox).unwrap(), 1);
+        assert_eq!(count(&outbox, "state = 'in_flight'"), 0);
+        bury(&outbox, &[3], 9, "refused").unwrap();
+        assert_eq!(
+            count(&outbox, "state = 'dead'"),
+            0,
+            "only claimed rows are buried"
+        );
+    }
 }

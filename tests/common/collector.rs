@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -62,6 +62,7 @@ struct State {
     poison: Vec<String>,
     token: Option<String>,
     accepted: HashMap<String, u32>,
+    first_arrival: HashMap<String, Instant>,
     events: Vec<Value>,
     requests: Vec<Seen>,
     started: usize,
@@ -139,6 +140,16 @@ impl Collector {
     /// Every event id accepted with a 2xx.
     pub fn ids(&self) -> BTreeSet<String> {
         self.lock().accepted.keys().cloned().collect()
+    }
+
+    /// When an id was first accepted (for latency figures in `make bench`).
+    pub fn arrival(&self, id: &str) -> Option<Instant> {
+        self.lock().first_arrival.get(id).copied()
+    }
+
+    /// How many distinct ids were accepted.
+    pub fn accepted_count(&self) -> usize {
+        self.lock().accepted.len()
     }
 
     /// Accepted deliveries beyond the first of each id.
@@ -224,8 +235,10 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
                 .unwrap_or_else(Reply::ok)
         };
         if (200..300).contains(&reply.status) {
+            let now = Instant::now();
             for e in &events {
                 let id = e["id"].as_str().unwrap_or_default().to_owned();
+                s.first_arrival.entry(id.clone()).or_insert(now);
                 *s.accepted.entry(id).or_insert(0) += 1;
                 s.events.push(e.clone());
             }

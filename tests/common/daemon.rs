@@ -51,8 +51,10 @@ impl DaemonGuard {
             log,
             home: sb.home(),
         };
+        // Serving: its pid record and its first health record are both written.
         assert!(
-            wait_until(START_LIMIT, || record(sb).is_some_and(|r| r.pid == pid)),
+            wait_until(START_LIMIT, || record(sb).is_some_and(|r| r.pid == pid)
+                && health(sb).is_some_and(|h| h.pid == pid)),
             "difflored did not start; log:\n{}",
             guard.log_text()
         );

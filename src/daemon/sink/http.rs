@@ -17,9 +17,10 @@ use crate::shared::error_chain;
 /// Bytes of a refusal's body kept in `last_error`.
 pub const BODY_EXCERPT: usize = 200;
 
+/// Any encoder's failure (JSON, protobuf…), cause kept.
 #[derive(Debug, thiserror::Error)]
 #[error("could not encode the batch")]
-pub struct EncodeError(#[source] pub serde_json::Error);
+pub struct EncodeError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// A request body format.
 pub trait Encoder: Send {

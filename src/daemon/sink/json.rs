@@ -19,7 +19,7 @@ impl Encoder for JsonEncoder {
     }
 
     fn encode(&self, events: &[OutEvent]) -> Result<Vec<u8>, EncodeError> {
-        serde_json::to_vec(&Body { events }).map_err(EncodeError)
+        serde_json::to_vec(&Body { events }).map_err(|e| EncodeError(Box::new(e)))
     }
 }
 

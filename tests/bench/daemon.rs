@@ -1,0 +1,143 @@
+//! `make bench` for difflored: 20,000 queued events drained to a loopback collector
+//! (events/s), hook-to-collector latency with an idle daemon (p50/p99), idle CPU over
+//! 10 s, and the daemon's RSS. Prints figures against the targets; asserts nothing timed.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::collector::Collector;
+use common::daemon::{DaemonGuard, write_config};
+use common::{Sandbox, wait_until};
+use difflore::shared::event::classify;
+use difflore::shared::paths::Paths;
+use difflore::shared::store::{OpenOptions, Outbox};
+
+const QUEUED: usize = 20_000;
+const LATENCY_SAMPLES: usize = 100;
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
+
+fn main() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let c = Collector::start();
+    queue(&sb, QUEUED);
+
+    let started = Instant::now();
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(Duration::from_secs(120), || c.accepted_count() == QUEUED),
+        "drain did not finish: {} of {QUEUED}\n{}",
+        c.accepted_count(),
+        d.log_text()
+    );
+    let drain = started.elapsed();
+    let rate = QUEUED as f64 / drain.as_secs_f64();
+    println!(
+        "drain: {QUEUED} events in {:.2} s = {rate:.0} events/s (target >= 20000), {} requests, {} duplicates",
+        drain.as_secs_f64(),
+        c.requests().len(),
+        c.duplicates()
+    );
+
+    // Let it go idle, then time hook -> collector one event at a time.
+    wait_until(Duration::from_secs(5), || sb.count("1") == 0);
+    let install: String = sb
+        .sqlite()
+        .query_row("SELECT value FROM meta WHERE key = 'install_id'", [], |r| {
+            r.get(0)
+        })
+        .expect("install id");
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    for i in 0..LATENCY_SAMPLES {
+        // Spread the samples over the daemon's 50 ms poll.
+        std::thread::sleep(Duration::from_millis(7 * (i as u64 % 11)));
+        let ev = format!(r#"{{"hook_event_name":"Stop","session_id":"lat-{i}"}}"#);
+        let sent = Instant::now();
+        let out = sb.hook(&[], ev.as_bytes());
+        assert!(out.status.success());
+        let row: i64 = sb
+            .sqlite()
+            .query_row("SELECT max(id) FROM events", [], |r| r.get(0))
+            .unwrap_or(0);
+        let id = format!("{install}-{row}");
+        let mut at = None;
+        wait_until(Duration::from_secs(10), || {
+            at = c.arrival(&id);
+            at.is_some()
+        });
+        // The row may already be gone (delivered) when read: fall back to the last arrival.
+        let at = at.unwrap_or_else(Instant::now);
+        latencies.push(at.saturating_duration_since(sent));
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "latency hook -> collector: p50 {:.1} ms (target < 150), p99 {:.1} ms",
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0
+    );
+
+    wait_until(Duration::from_secs(5), || sb.count("1") == 0);
+    let before = cpu_ticks(d.pid);
+    std::thread::sleep(IDLE_WINDOW);
+    let ticks = cpu_ticks(d.pid) - before;
+    let percent = ticks as f64 / clock_ticks() / IDLE_WINDOW.as_secs_f64() * 100.0;
+    println!("idle CPU over {IDLE_WINDOW:?}: {percent:.2} % (target < 1 %)");
+    let (rss, peak) = rss_kib(d.pid);
+    println!(
+        "RSS: {:.1} MiB now, {:.1} MiB peak (target < 20 MiB)",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+}
+
+/// Queue `n` events in one transaction (the hook's insert, without n process starts).
+fn queue(sb: &Sandbox, n: usize) {
+    std::fs::create_dir_all(sb.home()).expect("data home");
+    let outbox = Outbox::open(&Paths::at(sb.home()), OpenOptions::long_lived()).expect("outbox");
+    outbox.conn().execute_batch("BEGIN").expect("begin");
+    for i in 0..n {
+        let payload = format!(
+            r#"{{"session_id":"bench","cwd":"/w","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{{"command":"cargo test --test n{i}"}},"tool_response":{{"stdout":"test result: ok. 12 passed; 0 failed","stderr":"","interrupted":false}}}}"#
+        );
+        let fields = classify(payload.as_bytes(), None).expect("event");
+        outbox
+            .insert(difflore::shared::now_ms(), &fields, &payload)
+            .expect("insert");
+    }
+    outbox.conn().execute_batch("COMMIT").expect("commit");
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let rest: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+        .split(' ')
+        .collect();
+    rest[11].parse::<u64>().unwrap_or(0) + rest[12].parse::<u64>().unwrap_or(0)
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// (VmRSS, VmHWM) in KiB.
+fn rss_kib(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
