@@ -14,8 +14,8 @@ use difflore::shared::error_chain;
 struct Args {
     /// Stay attached and log to stderr (for systemd, launchd and tests)
     foreground: bool,
-    /// Where to deliver: http(s)://…, or file:///abs/path.ndjson
-    /// (default: DIFFLORE_ENDPOINT, then `endpoint` in config.toml)
+    /// Where to deliver: http(s)://…, otlp+http(s)://… (OTLP logs), or file:///abs/path.ndjson
+    /// (default: DIFFLORE_ENDPOINT, `endpoint` in config.toml, then OTEL_EXPORTER_OTLP_ENDPOINT)
     #[bpaf(argument("URL"))]
     endpoint: Option<String>,
 }

@@ -120,3 +120,18 @@ pub fn close_inherited_fds(keep: &[RawFd]) {
         }
     }
 }
+
+/// This machine's host name, if it has a usable one (for telemetry `host.name`).
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`, which outlives the call; gethostname
+    // writes at most `len` bytes into it and nothing else.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    // POSIX leaves termination unspecified on truncation: stop at the first NUL or the end.
+    let len = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let name = std::str::from_utf8(&buf[..len]).ok()?.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}

@@ -117,23 +117,23 @@ impl Daemon {
 
     /// Build the sink from the current configuration; resumes a paused or backed-off queue.
     fn configure(&mut self) {
-        let text = endpoint::resolve(
+        let resolved = endpoint::resolve(
             self.cli_endpoint.as_deref(),
             self.env_endpoint.as_deref(),
             &self.config,
         );
         self.sink = None;
-        let Some(text) = text else {
+        let Some(resolved) = resolved else {
             self.set_gate(Circuit::NoEndpoint, None);
             self.publisher.set_endpoint(None);
-            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml";
+            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT, endpoint in config.toml or OTEL_EXPORTER_OTLP_ENDPOINT";
             dlog!("{why}");
             self.publisher.error(Some(why.to_owned()));
             return;
         };
-        let shown = endpoint::shown(&text);
+        let shown = resolved.shown();
         self.publisher.set_endpoint(Some(shown.clone()));
-        match endpoint::build(&text, &self.config) {
+        match endpoint::build(&resolved, &self.config) {
             Ok(sink) => {
                 self.sink = Some(sink);
                 self.set_gate(Circuit::Closed, None);

@@ -1,21 +1,28 @@
 //! Which sink the daemon uses: the endpoint (`--endpoint`, then `DIFFLORE_ENDPOINT`, then
-//! config.toml), its scheme, the bearer token (`DIFFLORE_TOKEN`, then `token_file`) and the
-//! credential-free form shown in health and logs. Builds sinks; never sends anything.
+//! config.toml, then the OpenTelemetry exporter variables), its scheme, the request headers
+//! (bearer token from `DIFFLORE_TOKEN` or `token_file`, OTLP headers) and the credential-free
+//! form shown in health and logs. Builds sinks; never sends anything.
+
+mod otel;
+mod token;
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use reqwest::Url;
 
 use super::sink::Sink;
 use super::sink::file::FileSink;
-use super::sink::http::{self, ClientError, HttpSink};
+use super::sink::http::{self, ClientError, Encoder, HttpSink};
 use super::sink::json::JsonEncoder;
+use super::sink::otlp::{self, OtlpEncoder};
 use crate::shared::config::Config;
+
+pub use otel::OtelEnv;
 
 pub const ENDPOINT_VAR: &str = "DIFFLORE_ENDPOINT";
 pub const TOKEN_VAR: &str = "DIFFLORE_TOKEN";
+const OTLP_PREFIX: &str = "otlp+";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
@@ -25,8 +32,12 @@ pub enum EndpointError {
         #[source]
         source: url::ParseError,
     },
-    #[error("endpoint {0} has a scheme difflored does not support (http, https, file)")]
+    #[error(
+        "endpoint {0} has a scheme difflored does not support (http, https, otlp+http, otlp+https, file)"
+    )]
     Scheme(String),
+    #[error("{var} {shown} must be an http or https URL")]
+    OtelScheme { var: &'static str, shown: String },
     #[error("file endpoint {0} must be an absolute path (file:///abs/path.ndjson)")]
     FilePath(String),
     #[error(
@@ -41,18 +52,96 @@ pub enum EndpointError {
     },
     #[error("token file {path} is readable by group or others; chmod 600 it")]
     TokenMode { path: PathBuf },
+    #[error("the bearer token holds characters an HTTP header cannot carry")]
+    TokenValue,
+    #[error("{var} entry {entry} is not a valid name=value header (values are not shown)")]
+    Header { var: &'static str, entry: usize },
     #[error(transparent)]
     Client(#[from] ClientError),
 }
 
-/// The endpoint text in priority order; `None` when nothing names one.
-pub fn resolve(cli: Option<&str>, env: Option<&str>, config: &Config) -> Option<String> {
-    [cli, env, config.endpoint.as_deref()]
+/// Whose convention the endpoint text follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--endpoint`, `DIFFLORE_ENDPOINT` or config.toml: the scheme picks the sink.
+    Difflore,
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`: the full logs URL, used as is.
+    OtelLogs,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: a base URL below which `v1/logs` is appended.
+    OtelBase,
+}
+
+/// A resolved endpoint. Deliberately not `Debug`: it may hold OTLP header values.
+pub struct Endpoint {
+    text: String,
+    origin: Origin,
+    /// `OTEL_EXPORTER_OTLP_(LOGS_)HEADERS` (variable, raw value): OTLP sinks only.
+    otlp_headers: Option<(&'static str, String)>,
+}
+
+/// The endpoint in priority order (this process's OpenTelemetry variables last); `None`
+/// when nothing names one.
+pub fn resolve(cli: Option<&str>, env: Option<&str>, config: &Config) -> Option<Endpoint> {
+    resolve_with(cli, env, config, &OtelEnv::from_env())
+}
+
+pub fn resolve_with(
+    cli: Option<&str>,
+    env: Option<&str>,
+    config: &Config,
+    otel: &OtelEnv,
+) -> Option<Endpoint> {
+    let own = [cli, env, config.endpoint.as_deref()]
         .into_iter()
         .flatten()
         .map(str::trim)
-        .find(|s| !s.is_empty())
-        .map(str::to_owned)
+        .find(|s| !s.is_empty());
+    let (text, origin) = match own {
+        Some(text) => (text.to_owned(), Origin::Difflore),
+        None => otel.endpoint()?,
+    };
+    Some(Endpoint {
+        text,
+        origin,
+        otlp_headers: otel.headers(),
+    })
+}
+
+impl Endpoint {
+    /// An endpoint named by difflore's own settings, with no OTLP headers.
+    pub fn own(text: &str) -> Endpoint {
+        Endpoint {
+            text: text.trim().to_owned(),
+            origin: Origin::Difflore,
+            otlp_headers: None,
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Safe for health and logs: no credentials, no header values; an endpoint from the
+    /// OpenTelemetry variables shows the logs URL it posts to and the variable's name.
+    pub fn shown(&self) -> String {
+        match otel::var_of(self.origin) {
+            None => shown(&self.text),
+            Some(var) => {
+                let url = Url::parse(&self.text)
+                    .ok()
+                    .map(|u| self.otel_logs_url(u).to_string())
+                    .unwrap_or_else(|| self.text.clone());
+                format!("{} (OTLP, from {var})", shown(&url))
+            }
+        }
+    }
+
+    fn otel_logs_url(&self, url: Url) -> Url {
+        match self.origin {
+            Origin::OtelBase => logs_url(url),
+            _ => url,
+        }
+    }
 }
 
 /// The endpoint without user info, query or fragment: safe for health and logs.
@@ -70,13 +159,16 @@ pub fn shown(text: &str) -> String {
 }
 
 /// Build the sink for an endpoint under this configuration.
-pub fn build(text: &str, config: &Config) -> Result<Sink, EndpointError> {
-    let url = Url::parse(text).map_err(|source| EndpointError::NotUrl {
-        shown: shown(text),
+pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError> {
+    let text = endpoint.text.as_str();
+    let not_url = |source| EndpointError::NotUrl {
+        shown: endpoint.shown(),
         source,
-    })?;
-    match url.scheme() {
-        "file" => {
+    };
+    let url = Url::parse(text).map_err(not_url)?;
+    let web = matches!(url.scheme(), "http" | "https");
+    match (endpoint.origin, url.scheme()) {
+        (Origin::Difflore, "file") => {
             let path = url
                 .to_file_path()
                 .ok()
@@ -84,20 +176,66 @@ pub fn build(text: &str, config: &Config) -> Result<Sink, EndpointError> {
                 .ok_or_else(|| EndpointError::FilePath(shown(text)))?;
             Ok(Sink::File(FileSink { path }))
         }
-        "http" | "https" => {
-            if url.scheme() == "http" && !config.allow_insecure_http && !is_loopback(&url) {
-                return Err(EndpointError::Insecure(shown(text)));
-            }
-            Ok(Sink::Http(HttpSink {
-                client: http::client(config.connect_timeout, config.request_timeout)?,
-                url,
-                token: token(config)?,
-                encoder: Box::new(JsonEncoder),
-                gzip: config.gzip,
-            }))
+        (Origin::Difflore, _) if web => http_sink(endpoint, url, config, Box::new(JsonEncoder)),
+        (Origin::Difflore, "otlp+http" | "otlp+https") => {
+            // `otlp+http` is not a special scheme to the URL parser (opaque host, no
+            // default port): parse the http(s) URL behind the prefix instead.
+            let base = Url::parse(&text[OTLP_PREFIX.len()..]).map_err(not_url)?;
+            otlp_sink(endpoint, logs_url(base), config)
         }
-        _ => Err(EndpointError::Scheme(shown(text))),
+        (Origin::Difflore, _) => Err(EndpointError::Scheme(shown(text))),
+        (Origin::OtelLogs | Origin::OtelBase, _) if web => {
+            let url = endpoint.otel_logs_url(url);
+            otlp_sink(endpoint, url, config)
+        }
+        (origin, _) => Err(EndpointError::OtelScheme {
+            var: otel::var_of(origin).unwrap_or(ENDPOINT_VAR),
+            shown: shown(text),
+        }),
     }
+}
+
+/// `<base>/v1/logs`, whether or not the base path ends in a slash (as OpenTelemetry
+/// exporters do with `OTEL_EXPORTER_OTLP_ENDPOINT`).
+fn logs_url(mut base: Url) -> Url {
+    let path = format!("{}/{}", base.path().trim_end_matches('/'), otlp::LOGS_PATH);
+    base.set_path(&path);
+    base
+}
+
+fn otlp_sink(endpoint: &Endpoint, url: Url, config: &Config) -> Result<Sink, EndpointError> {
+    let mut sink = http_sink(
+        endpoint,
+        url,
+        config,
+        Box::new(OtlpEncoder::for_this_host()),
+    )?;
+    if let (Sink::Http(http), Some((var, raw))) = (&mut sink, &endpoint.otlp_headers) {
+        // Replaces a bearer token from difflore's settings: the OTLP headers are the more
+        // specific instruction.
+        for (name, value) in otel::parse_headers(var, raw)? {
+            http.headers.insert(name, value);
+        }
+    }
+    Ok(sink)
+}
+
+fn http_sink(
+    endpoint: &Endpoint,
+    url: Url,
+    config: &Config,
+    encoder: Box<dyn Encoder>,
+) -> Result<Sink, EndpointError> {
+    if url.scheme() == "http" && !config.allow_insecure_http && !is_loopback(&url) {
+        return Err(EndpointError::Insecure(endpoint.shown()));
+    }
+    Ok(Sink::Http(HttpSink {
+        client: http::client(config.connect_timeout, config.request_timeout)?,
+        url,
+        headers: token::headers(config)?,
+        encoder,
+        gzip: config.gzip,
+    }))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -109,88 +247,5 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// `DIFFLORE_TOKEN`, else the first line of `token_file` (which must be private).
-fn token(config: &Config) -> Result<Option<String>, EndpointError> {
-    if let Some(t) = std::env::var(TOKEN_VAR)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        return Ok(Some(t.trim().to_owned()));
-    }
-    let Some(path) = &config.token_file else {
-        return Ok(None);
-    };
-    let read_err = |source| EndpointError::TokenRead {
-        path: path.clone(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(EndpointError::TokenMode { path: path.clone() });
-    }
-    let text = std::fs::read_to_string(path).map_err(read_err)?;
-    Ok(text
-        .lines()
-        .next()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_beats_env_beats_config() {
-        let config = Config {
-            endpoint: Some("file:///c".into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            resolve(Some("file:///a"), Some("file:///b"), &config).as_deref(),
-            Some("file:///a")
-        );
-        assert_eq!(
-            resolve(None, Some("file:///b"), &config).as_deref(),
-            Some("file:///b")
-        );
-        assert_eq!(
-            resolve(None, Some(" "), &config).as_deref(),
-            Some("file:///c")
-        );
-        assert_eq!(resolve(None, None, &Config::default()), None);
-    }
-
-    #[test]
-    fn shown_endpoints_carry_no_credentials() {
-        assert_eq!(
-            shown("https://user:secret@collector.example/ingest?token=abc#x"),
-            "https://collector.example/ingest"
-        );
-    }
-
-    #[test]
-    fn plain_http_is_only_for_loopback_unless_allowed() {
-        let c = Config::default();
-        assert!(build("http://127.0.0.1:9/x", &c).is_ok());
-        assert!(build("http://localhost:9/x", &c).is_ok());
-        assert!(matches!(
-            build("http://collector.example/x", &c),
-            Err(EndpointError::Insecure(_))
-        ));
-        let allowed = Config {
-            allow_insecure_http: true,
-            ..Config::default()
-        };
-        assert!(build("http://collector.example/x", &allowed).is_ok());
-        assert!(matches!(
-            build("ftp://x/y", &c),
-            Err(EndpointError::Scheme(_))
-        ));
-        assert!(matches!(
-            build("file://remote-host/out.ndjson", &c),
-            Err(EndpointError::FilePath(_))
-        ));
-    }
-}
+mod tests;

@@ -43,6 +43,7 @@ impl Preparer {
         Ok(OutEvent {
             row: row.id,
             id: format!("{}-{}", self.install_id, row.id),
+            received_ms: row.received_ms,
             client: row.client,
             event: row.event,
             session_id: row.session_id,

@@ -1,17 +1,18 @@
-//! The HTTP(S) transport: keep-alive client, timeouts, bearer token, gzip, and turning a
-//! response into delivered-or-`Failure`. The body format is an `Encoder` (difflore JSON
-//! now, OTLP logs later), so every encoding shares this transport and its classification.
-//! Never puts the token or a credentialed URL into an error.
+//! The HTTP(S) transport: keep-alive client, timeouts, request headers (bearer token, OTLP
+//! headers), gzip, and turning a response into delivered-or-`Failure`. The body format is an
+//! `Encoder` (difflore JSON, OTLP logs), so every encoding shares this transport and its
+//! classification. Never puts a header value or a credentialed URL into an error or the log.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
 use super::{Failure, OutEvent, Verdict, classify_status};
 use crate::daemon::backoff::parse_retry_after;
+use crate::dlog;
 use crate::shared::error_chain;
 
 /// Bytes of a refusal's body kept in `last_error`.
@@ -26,12 +27,18 @@ pub struct EncodeError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 pub trait Encoder: Send {
     fn content_type(&self) -> &'static str;
     fn encode(&self, events: &[OutEvent]) -> Result<Vec<u8>, EncodeError>;
+    /// What a 2xx answer to `sent` events says that is worth logging (an OTLP partial
+    /// success, say). The batch is delivered whatever this returns.
+    fn review(&self, _sent: usize, _body: &[u8]) -> Option<String> {
+        None
+    }
 }
 
 pub struct HttpSink {
     pub client: reqwest::Client,
     pub url: reqwest::Url,
-    pub token: Option<String>,
+    /// Sent with every request (`Authorization`, OTLP headers), values marked sensitive.
+    pub headers: HeaderMap,
     pub encoder: Box<dyn Encoder>,
     pub gzip: bool,
 }
@@ -54,21 +61,24 @@ pub fn client(connect: Duration, request: Duration) -> Result<reqwest::Client, C
 impl HttpSink {
     pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
         let body = self.body(events)?;
-        let mut req = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, self.encoder.content_type());
+        // Inserted last: configured headers may not change what the body is.
+        let mut headers = self.headers.clone();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(self.encoder.content_type()),
+        );
         if self.gzip {
-            req = req.header(CONTENT_ENCODING, "gzip");
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        if let Some(token) = &self.token {
-            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
-        }
+        let req = self.client.post(self.url.clone()).headers(headers);
         let resp = req.body(body).send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         if resp.status().is_success() {
-            // Drain the body so the connection goes back to the pool.
-            let _ = resp.bytes().await;
+            // Reading the body also returns the connection to the pool.
+            let answer = resp.bytes().await.unwrap_or_default();
+            if let Some(note) = self.encoder.review(events.len(), &answer) {
+                dlog!("{note}");
+            }
             return Ok(());
         }
         let retry_after = resp
@@ -122,7 +132,7 @@ fn transport(err: reqwest::Error) -> Failure {
 }
 
 /// `: <first bytes of the body on one line>`, or nothing for an empty body.
-fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]);
     let line: String = text
         .chars()

@@ -33,6 +33,7 @@ mod tests {
         let ev = OutEvent {
             row: 7,
             id: "abc-7".into(),
+            received_ms: 1_735_689_600_000,
             client: "codex".into(),
             event: "Stop".into(),
             session_id: Some("s".into()),

@@ -5,6 +5,7 @@
 pub mod file;
 pub mod http;
 pub mod json;
+pub mod otlp;
 
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ pub struct OutEvent {
     #[serde(skip)]
     pub row: i64,
     pub id: String,
+    /// When the hook captured it (Unix ms); encoders that want a number use this.
+    #[serde(skip)]
+    pub received_ms: i64,
     pub client: String,
     pub event: String,
     pub session_id: Option<String>,
