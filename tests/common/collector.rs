@@ -1,7 +1,8 @@
 //! A real HTTP collector on 127.0.0.1 for daemon tests, scripted answer by answer: status
 //! codes, Retry-After, slow answers, a required token, poison events refused with 400, and
-//! "not listening yet" (connection refused). Records every accepted event id and counts
-//! duplicates. Loopback only.
+//! "not listening yet" (connection refused). Understands difflore's JSON and OTLP/JSON logs
+//! (an event's id is then its `difflore.event.id` attribute). Records every accepted event
+//! id and counts duplicates. Loopback only.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Read;
@@ -51,8 +52,12 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub status: u16,
+    /// difflore events, or for OTLP `{"id": <difflore.event.id>, "record": <logRecord>}`.
     pub events: Vec<Value>,
     pub headers: HashMap<String, String>,
+    pub path: String,
+    /// The request body, gunzipped.
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -206,10 +211,10 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
             .expect("gzip body");
         raw = plain;
     }
-    let events: Vec<Value> = serde_json::from_slice::<Value>(&raw)
-        .ok()
-        .and_then(|v| v.get("events").and_then(|e| e.as_array()).cloned())
+    let events = serde_json::from_slice::<Value>(&raw)
+        .map(|v| events_in(&v))
         .unwrap_or_default();
+    let path = req.url().to_owned();
     let reply = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.started += 1;
@@ -218,7 +223,11 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
             .as_ref()
             .is_none_or(|t| headers.get("authorization") == Some(&format!("Bearer {t}")));
         let poisoned = events.iter().any(|e| {
-            let payload = e.get("payload").map(Value::to_string).unwrap_or_default();
+            let payload = e
+                .get("payload")
+                .or_else(|| e.get("record"))
+                .map(Value::to_string)
+                .unwrap_or_default();
             s.poison.iter().any(|m| payload.contains(m))
         });
         let reply = if !auth_ok {
@@ -247,6 +256,8 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
             status: reply.status,
             events: events.clone(),
             headers,
+            path,
+            body: raw,
         });
         reply
     };
@@ -258,4 +269,27 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
         );
     }
     let _ = req.respond(resp);
+}
+
+/// The events in a body: difflore's `{"events":[…]}`, or every OTLP log record.
+fn events_in(body: &Value) -> Vec<Value> {
+    if let Some(events) = body.get("events").and_then(Value::as_array) {
+        return events.clone();
+    }
+    let all = |v: &Value, key: &str| v.get(key).and_then(Value::as_array).cloned();
+    let mut out = Vec::new();
+    for resource in all(body, "resourceLogs").unwrap_or_default() {
+        for scope in all(&resource, "scopeLogs").unwrap_or_default() {
+            for record in all(&scope, "logRecords").unwrap_or_default() {
+                let id = all(&record, "attributes")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|a| a["key"] == "difflore.event.id")
+                    .map(|a| a["value"]["stringValue"].clone())
+                    .unwrap_or_default();
+                out.push(serde_json::json!({"id": id, "record": record}));
+            }
+        }
+    }
+    out
 }
