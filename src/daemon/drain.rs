@@ -126,7 +126,7 @@ impl Daemon {
         let Some(resolved) = resolved else {
             self.set_gate(Circuit::NoEndpoint, None);
             self.publisher.set_endpoint(None);
-            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT, endpoint in config.toml or OTEL_EXPORTER_OTLP_ENDPOINT";
+            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml";
             dlog!("{why}");
             self.publisher.error(Some(why.to_owned()));
             return;

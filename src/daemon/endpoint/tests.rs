@@ -46,6 +46,10 @@ fn shown_endpoints_carry_no_credentials() {
         shown("https://user:secret@collector.example/ingest?token=abc#x"),
         "https://collector.example/ingest"
     );
+    assert_eq!(
+        Endpoint::own("otlp+https://user:secret@otel.example:4318/base?k=v").shown(),
+        "otlp+https://otel.example:4318/base"
+    );
     let vars = otel(Some("https://u:p@otel.example/base/?k=v"), None);
     let e = resolve_with(None, None, &Config::default(), &vars).unwrap();
     assert_eq!(
