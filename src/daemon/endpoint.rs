@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
+use super::plaintext::is_loopback;
 use super::sink::Sink;
 use super::sink::file::FileSink;
 use super::sink::http::{self, ClientError, HttpSink};
@@ -100,17 +101,8 @@ pub fn build(text: &str, config: &Config) -> Result<Sink, EndpointError> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// `DIFFLORE_TOKEN`, else the first line of `token_file` (which must be private).
-fn token(config: &Config) -> Result<Option<String>, EndpointError> {
+pub fn token(config: &Config) -> Result<Option<String>, EndpointError> {
     if let Some(t) = std::env::var(TOKEN_VAR)
         .ok()
         .filter(|t| !t.trim().is_empty())
