@@ -75,10 +75,7 @@ pub struct Dropped {
 }
 
 impl Dropped {
-    /// The states a size trim may remove rows from, in the order it does.
-    pub const STATES: [State; 3] = [State::Dead, State::Rejected, State::Pending];
-
-    /// The `meta` key counting rows dropped from `state`.
+    /// The `meta` key counting rows dropped from `state` (in-flight rows never are).
     pub fn key(state: State) -> &'static str {
         match state {
             State::Pending => "dropped_pending",

@@ -1,6 +1,7 @@
 //! `difflore-hook`: read one event, insert it into the outbox, and nothing else.
 //! Its time is the agent's time: no async runtime, no HTTP client, no config file. Every
-//! failure ends in "exit 0, one stderr line, the event kept" (in the outbox or a spill file).
+//! failure ends in "exit 0, one stderr line, the event kept" (in the outbox or a spill file),
+//! except a data home owned by another user: nothing is written there, not even a spill.
 
 use std::io::{self, IsTerminal, Read};
 use std::time::Duration;

@@ -130,14 +130,16 @@ pub fn enforce(outbox: &Outbox, limit: u64) -> Result<Option<Trimmed>, StoreErro
     };
     let mut chunks = 0;
     // Dead and rejected together, oldest first; pending only once they are all gone.
-    for states in [&[State::Dead, State::Rejected][..], &[State::Pending]] {
+    for class in [[State::Dead, State::Rejected], [State::Pending; 2]] {
         while t.used_after > target && chunks < MAX_CHUNKS {
             let excess = (t.used_after - target) as i64;
-            let ids = oldest(outbox, states, excess)?;
-            if ids.is_empty() {
+            let now = remove_oldest(outbox, class, excess)?;
+            if now.total() == 0 {
                 break;
             }
-            remove(outbox, &ids, &mut t.removed)?;
+            t.removed.dead += now.dead;
+            t.removed.rejected += now.rejected;
+            t.removed.pending += now.pending;
             chunks += 1;
             t.used_after = outbox.used_bytes()?;
         }
@@ -146,59 +148,46 @@ pub fn enforce(outbox: &Outbox, limit: u64) -> Result<Option<Trimmed>, StoreErro
     Ok(Some(t))
 }
 
-/// The oldest rows in `states` whose estimated bytes add up to `excess` (at least one row,
-/// at most a chunk).
-fn oldest(outbox: &Outbox, states: &[State], excess: i64) -> Result<Vec<i64>, StoreError> {
-    let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-    // octet_length reads the stored length without loading the payload.
-    let mut stmt = outbox
-        .conn()
-        .prepare_cached(
-            "SELECT id, octet_length(payload) + coalesce(octet_length(last_error), 0) + ?1
-             FROM events WHERE state IN (?2, ?3) ORDER BY id LIMIT ?4",
-        )
-        .map_err(|e| outbox.sql(e))?;
-    let second = names.get(1).unwrap_or(&names[0]);
-    let rows = stmt
-        .query_map(params![ROW_OVERHEAD, names[0], second, CHUNK_ROWS], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })
-        .map_err(|e| outbox.sql(e))?;
-    let mut ids = Vec::new();
-    let mut freed = 0;
-    for row in rows {
-        let (id, bytes) = row.map_err(|e| outbox.sql(e))?;
-        ids.push(id);
-        freed += bytes;
-        if freed >= excess {
-            break;
-        }
-    }
-    Ok(ids)
-}
-
-/// Delete `ids` (unless they changed state meanwhile) and count them, in one transaction.
-fn remove(outbox: &Outbox, ids: &[i64], removed: &mut Dropped) -> Result<(), StoreError> {
+/// In one transaction: the oldest rows in `class` whose estimated bytes add up to `excess`
+/// (at least one row, at most a chunk), deleted and counted. Returns what went.
+fn remove_oldest(outbox: &Outbox, class: [State; 2], excess: i64) -> Result<Dropped, StoreError> {
     let sql = |e| outbox.sql(e);
     let tx =
         Transaction::new_unchecked(outbox.conn(), TransactionBehavior::Immediate).map_err(sql)?;
     let mut now = Dropped::default();
     {
-        let mut del = tx
+        // octet_length reads the stored length without loading the payload.
+        let mut oldest = tx
             .prepare_cached(
-                "DELETE FROM events WHERE id = ?1 AND state IN ('dead', 'rejected', 'pending')
-                 RETURNING state",
+                "SELECT id, state, octet_length(payload) + coalesce(octet_length(last_error), 0)
+                 FROM events WHERE state IN (?1, ?2) ORDER BY id LIMIT ?3",
             )
             .map_err(sql)?;
-        for id in ids {
-            let mut rows = del.query([id]).map_err(sql)?;
-            if let Some(row) = rows.next().map_err(sql)? {
-                match row.get_ref(0).map_err(sql)?.as_str().unwrap_or_default() {
-                    "dead" => now.dead += 1,
-                    "rejected" => now.rejected += 1,
-                    _ => now.pending += 1,
-                }
-            }
+        let mut rows = oldest
+            .query(params![class[0].as_str(), class[1].as_str(), CHUNK_ROWS])
+            .map_err(sql)?;
+        // Chosen first, deleted after: no row changes under the running SELECT.
+        let mut chosen = Vec::new();
+        let mut freed = 0;
+        while freed < excess
+            && let Some(row) = rows.next().map_err(sql)?
+        {
+            let state = row.get_ref(1).map_err(sql)?.as_str().unwrap_or_default();
+            let counter = match state {
+                "dead" => &mut now.dead,
+                "rejected" => &mut now.rejected,
+                _ => &mut now.pending,
+            };
+            *counter += 1;
+            chosen.push(row.get::<_, i64>(0).map_err(sql)?);
+            freed += row.get::<_, i64>(2).map_err(sql)? + ROW_OVERHEAD;
+        }
+        drop(rows);
+        let mut del = tx
+            .prepare_cached("DELETE FROM events WHERE id = ?1")
+            .map_err(sql)?;
+        for id in chosen {
+            del.execute([id]).map_err(sql)?;
         }
         let mut bump = tx
             .prepare_cached(
@@ -218,10 +207,7 @@ fn remove(outbox: &Outbox, ids: &[i64], removed: &mut Dropped) -> Result<(), Sto
         }
     }
     tx.commit().map_err(sql)?;
-    removed.dead += now.dead;
-    removed.rejected += now.rejected;
-    removed.pending += now.pending;
-    Ok(())
+    Ok(now)
 }
 
 #[cfg(test)]
