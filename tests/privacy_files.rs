@@ -114,6 +114,15 @@ fn every_file_is_private_after_each_binary_runs() {
 
     hook(&sb, EVENT);
     assert_private(&sb, "a hook while the daemon runs", &running);
+    // A config.toml rewritten while it runs is made private at the reload.
+    std::fs::write(&config, "").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let pid = common::daemon::record(&sb).unwrap().pid;
+    difflore::shared::sys::send_signal(pid, difflore::shared::sys::Signal::Hup).unwrap();
+    assert!(wait_until(PATIENCE, || {
+        mode(&std::fs::metadata(&config).unwrap()) == 0o600
+    }));
+    assert_private(&sb, "a reload", &running);
     for args in [
         &["status"][..],
         &["status", "--json"],

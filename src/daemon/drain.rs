@@ -159,9 +159,12 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: reread config.toml and the token, reopen the log, resume a paused queue.
+    /// SIGHUP: reread config.toml and the token, reopen the log, make new files private,
+    /// resume a paused queue.
     fn reload(&mut self) {
         super::log::reopen();
+        // A config.toml (re)written since start is made private too.
+        super::tighten_files(&self.paths);
         let loaded = Config::load(&self.paths).map_err(|e| error_chain(&e));
         let rebuilt = loaded.and_then(|config| {
             Preparer::new(self.preparer.install_id().to_owned(), &config)
