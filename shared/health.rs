@@ -1,10 +1,12 @@
-//! The daemon's health record, kept in the outbox's `meta` table so `difflorectl status`
-//! reads it with the queue counts in one place. The daemon writes it; nobody else does.
+//! The daemon's health record and counters, kept in the outbox's `meta` table so
+//! `difflorectl status` reads them with the queue counts in one place. The daemon writes
+//! them; nobody else does.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::event::State;
 use super::store::{Outbox, StoreError};
 
 const KEY: &str = "health";
@@ -61,4 +63,43 @@ pub fn delivered_total(outbox: &Outbox) -> Result<i64, StoreError> {
         .meta("delivered_total")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0))
+}
+
+/// Rows removed to keep the outbox under `max_outbox_bytes` since the database was created,
+/// by the state they were in. Pending ones were never delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    pub pending: i64,
+    pub dead: i64,
+    pub rejected: i64,
+}
+
+impl Dropped {
+    /// The `meta` key counting rows dropped from `state` (in-flight rows never are).
+    pub fn key(state: State) -> &'static str {
+        match state {
+            State::Pending => "dropped_pending",
+            State::Dead => "dropped_dead",
+            State::Rejected => "dropped_rejected",
+            State::InFlight => "dropped_in_flight",
+        }
+    }
+
+    pub fn read(outbox: &Outbox) -> Result<Dropped, StoreError> {
+        let get = |state| -> Result<i64, StoreError> {
+            Ok(outbox
+                .meta(Dropped::key(state))?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0))
+        };
+        Ok(Dropped {
+            pending: get(State::Pending)?,
+            dead: get(State::Dead)?,
+            rejected: get(State::Rejected)?,
+        })
+    }
+
+    pub fn total(&self) -> i64 {
+        self.pending + self.dead + self.rejected
+    }
 }

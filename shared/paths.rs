@@ -23,8 +23,14 @@ pub enum PathsError {
         #[source]
         source: io::Error,
     },
+    #[error("could not inspect data home {path}")]
+    Inspect {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error(
-        "data home {path} is owned by uid {owner}, not by this user (uid {me}); refusing to use it"
+        "data home {path} is owned by uid {owner}, not by this user (uid {me}); refusing to use it: chown it to yourself or set {HOME_VAR} to a directory you own"
     )]
     ForeignOwner { path: PathBuf, owner: u32, me: u32 },
 }
@@ -79,23 +85,53 @@ impl Paths {
     /// The caller sets a 0077 umask first (see `sys::private_umask`), so files created
     /// inside are 0600 without a chmod each.
     pub fn ensure_home(&self) -> Result<(), PathsError> {
+        self.create_home().map(drop)
+    }
+
+    /// The full check the hook and the daemon make at start: the home exists, belongs to
+    /// this user and is private (tightened to 0700 if it was looser). When it exists: one
+    /// mkdir and one stat (a chmod only if it was loose), cheap enough for the hook.
+    pub fn ensure_private_home(&self) -> Result<(), PathsError> {
+        if self.create_home()? {
+            // Ours and 0700: we just made it.
+            return Ok(());
+        }
+        let meta = std::fs::metadata(&self.home).map_err(|source| self.inspect_error(source))?;
+        self.owned(&meta)?;
+        if meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(&self.home, std::fs::Permissions::from_mode(0o700))
+                .map_err(|source| self.create_error(source))?;
+        }
+        Ok(())
+    }
+
+    /// `Ok(true)` when this call created the home.
+    fn create_home(&self) -> Result<bool, PathsError> {
         match DirBuilder::new().mode(0o700).create(&self.home) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) if e.kind() == io::ErrorKind::NotFound => DirBuilder::new()
                 .mode(0o700)
                 .recursive(true)
                 .create(&self.home)
+                .map(|()| true)
                 .map_err(|source| self.create_error(source)),
             Err(source) => Err(self.create_error(source)),
         }
     }
 
-    /// The full check the daemon and ctl make once at start: the home exists, belongs to
-    /// this user and is private (tightened to 0700 if it was looser).
-    pub fn ensure_private_home(&self) -> Result<(), PathsError> {
-        self.ensure_home()?;
-        let meta = std::fs::metadata(&self.home).map_err(|source| self.create_error(source))?;
+    /// For callers that must not create or change anything (difflorectl): refuse a home that
+    /// belongs to another user. `Ok(false)` when there is no home yet.
+    pub fn check_owner(&self) -> Result<bool, PathsError> {
+        match std::fs::metadata(&self.home) {
+            Ok(meta) => self.owned(&meta).map(|()| true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(self.inspect_error(source)),
+        }
+    }
+
+    /// Someone else's directory would hold (and show them) what our agents saw.
+    fn owned(&self, meta: &std::fs::Metadata) -> Result<(), PathsError> {
         let me = crate::shared::sys::effective_uid();
         if meta.uid() != me {
             return Err(PathsError::ForeignOwner {
@@ -104,11 +140,14 @@ impl Paths {
                 me,
             });
         }
-        if meta.mode() & 0o077 != 0 {
-            std::fs::set_permissions(&self.home, std::fs::Permissions::from_mode(0o700))
-                .map_err(|source| self.create_error(source))?;
-        }
         Ok(())
+    }
+
+    fn inspect_error(&self, source: io::Error) -> PathsError {
+        PathsError::Inspect {
+            path: self.home.clone(),
+            source,
+        }
     }
 
     fn create_error(&self, source: io::Error) -> PathsError {
@@ -116,5 +155,27 @@ impl Paths {
             path: self.home.clone(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().mode() & 0o777
+    }
+
+    #[test]
+    fn a_loose_home_is_tightened_and_a_missing_one_created_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path().join("a/b/home"));
+        assert!(!paths.check_owner().unwrap(), "no home yet");
+        paths.ensure_private_home().unwrap();
+        assert_eq!(mode(&paths.home), 0o700);
+        assert!(paths.check_owner().unwrap());
+        std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        paths.ensure_private_home().unwrap();
+        assert_eq!(mode(&paths.home), 0o700);
     }
 }

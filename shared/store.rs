@@ -321,6 +321,21 @@ impl Outbox {
             .map_err(|e| self.sql(e))
     }
 
+    /// Bytes the database's pages hold (page count × page size, minus free pages): what
+    /// `max_outbox_bytes` limits. Free pages are reused by later inserts, so they do not
+    /// count even though the file keeps them.
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (p.page_count - f.freelist_count) * s.page_size
+                 FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.sql(e))
+    }
+
     /// Rows per state, plus the age of the oldest pending row.
     pub fn counts(&self) -> Result<QueueCounts, StoreError> {
         let mut c = QueueCounts::default();

@@ -1,12 +1,13 @@
 //! `difflore-hook`: read one event, insert it into the outbox, and nothing else.
 //! Its time is the agent's time: no async runtime, no HTTP client, no config file. Every
-//! failure ends in "exit 0, one stderr line, the event kept" (in the outbox or a spill file).
+//! failure ends in "exit 0, one stderr line, the event kept" (in the outbox or a spill file),
+//! except a data home owned by another user: nothing is written there, not even a spill.
 
 use std::io::{self, IsTerminal, Read};
 use std::time::Duration;
 
 use crate::shared::event::{Rejection, classify};
-use crate::shared::paths::Paths;
+use crate::shared::paths::{Paths, PathsError};
 use crate::shared::spill::{self, SpillRecord};
 use crate::shared::store::{OpenOptions, Outbox};
 use crate::shared::{error_chain, now_ms, sys};
@@ -88,12 +89,14 @@ pub fn run(args: &HookArgs) -> HookOutcome {
     sys::private_umask();
     let timeout = env_number("DIFFLORE_HOOK_TIMEOUT_MS")
         .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms as u64));
-    let outbox = paths
-        .ensure_home()
-        .map_err(|e| error_chain(&e))
-        .and_then(|()| {
-            Outbox::open(&paths, OpenOptions::hook(timeout)).map_err(|e| error_chain(&e))
-        });
+    let home = paths.ensure_private_home();
+    if let Err(e @ PathsError::ForeignOwner { .. }) = &home {
+        // Neither the outbox nor a spill file: both would live in someone else's directory.
+        return HookOutcome::Lost(format!("event not stored: {}", error_chain(e)));
+    }
+    let outbox = home.map_err(|e| error_chain(&e)).and_then(|()| {
+        Outbox::open(&paths, OpenOptions::hook(timeout)).map_err(|e| error_chain(&e))
+    });
 
     match verdict {
         Ok(fields) => {

@@ -13,7 +13,8 @@ use difflore::ctl::render::render;
 use difflore::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
 use difflore::ctl::stop::{KillOutcome, RestartOutcome, StartOutcome, StopOutcome};
 use difflore::ctl::{CtlError, Outcome};
-use difflore::shared::health::{Circuit, Health};
+use difflore::shared::health::{Circuit, Dropped, Health};
+use difflore::shared::paths::PathsError;
 use difflore::shared::pidfile::{PidFileError, PidRecord};
 use difflore::shared::store::{QueueCounts, StoreError};
 
@@ -54,6 +55,7 @@ fn report(daemon: DaemonStatus, queue: QueueView) -> Outcome {
         queue,
         spill_waiting: 2,
         endpoint: Some("https://collector.example/v1/events".into()),
+        max_outbox_bytes: Some(1 << 30),
     })))
 }
 
@@ -87,7 +89,26 @@ fn queue(circuit: Circuit) -> QueueView {
             next_retry_ms: Some(NOW + 30 * SEC),
             ..Health::default()
         }),
+        used_bytes: 3 * 1024 * 1024 + 512 * 1024,
+        dropped: Dropped::default(),
     })
+}
+
+/// A queue the size limit has trimmed, with secrets redacted on the way out.
+fn trimmed(circuit: Circuit) -> QueueView {
+    let QueueView::Read(mut info) = queue(circuit) else {
+        unreachable!()
+    };
+    info.used_bytes = (1 << 30) - 5000;
+    info.dropped = Dropped {
+        pending: 6,
+        dead: 20,
+        rejected: 10,
+    };
+    let redactions = &mut info.health.as_mut().unwrap().redactions;
+    redactions.insert("github-token".into(), 1);
+    redactions.insert("aws-access-key-id".into(), 3);
+    QueueView::Read(info)
 }
 
 fn unknown() -> Status {
@@ -96,6 +117,17 @@ fn unknown() -> Status {
         error: CtlError::PidFile(PidFileError::Open {
             path: PathBuf::from("/home/u/.difflore/difflored.pid"),
             source: io::Error::from_raw_os_error(libc::ENOTDIR),
+        }),
+    }
+}
+
+fn foreign() -> Status {
+    Status::Unknown {
+        data_home: Some(PathBuf::from("/home/u/.difflore")),
+        error: CtlError::Paths(PathsError::ForeignOwner {
+            path: PathBuf::from("/home/u/.difflore"),
+            owner: 1001,
+            me: 1000,
         }),
     }
 }
@@ -146,7 +178,15 @@ fn status_messages() {
             "outbox unreadable",
             report(DaemonStatus::NotRunning, unreadable),
         ),
+        (
+            "running, trimmed to its size limit, secrets redacted",
+            report(
+                DaemonStatus::Running(Some(record())),
+                trimmed(Circuit::Closed),
+            ),
+        ),
         ("unknown", status(unknown())),
+        ("someone else's data home", status(foreign())),
     ];
     settings().bind(|| insta::assert_snapshot!("ctl_msg_status", shown(cases)));
 }
@@ -158,9 +198,10 @@ fn status_json_messages() {
         now_ms: NOW,
         data_home: PathBuf::from("/home/u/.difflore"),
         daemon: DaemonStatus::Running(Some(record())),
-        queue: queue(Circuit::Open),
+        queue: trimmed(Circuit::Open),
         spill_waiting: 0,
         endpoint: Some("https://collector.example/v1/events".into()),
+        max_outbox_bytes: Some(1 << 30),
     }));
     let cases = vec![("running", json(running)), ("unknown", json(unknown()))];
     settings().bind(|| insta::assert_snapshot!("ctl_msg_status_json", shown(cases)));

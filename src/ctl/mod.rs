@@ -125,6 +125,21 @@ pub fn run(command: Command) -> Result<Outcome, CtlError> {
         (Err(e), _) => return Err(e.into()),
     };
     let paths = &paths;
+    // Someone else's data home is refused before anything reads or writes in it.
+    if !matches!(command, Command::Hooks { .. } | Command::Service { .. })
+        && let Err(e) = paths.check_owner()
+    {
+        return match command {
+            Command::Status { json } => Ok(Outcome::Status {
+                status: Status::Unknown {
+                    data_home: Some(paths.home.clone()),
+                    error: e.into(),
+                },
+                json,
+            }),
+            _ => Err(e.into()),
+        };
+    }
     Ok(match command {
         Command::Status { json } => Outcome::Status {
             status: status::status(paths),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::shared::config::Config;
-use crate::shared::health::{self, Health};
+use crate::shared::health::{self, Dropped, Health};
 use crate::shared::paths::Paths;
 use crate::shared::pidfile::PidRecord;
 use crate::shared::spill;
@@ -47,6 +47,8 @@ pub struct StatusReport {
     pub spill_waiting: usize,
     /// From the health record, else from config.toml with any credentials removed.
     pub endpoint: Option<String>,
+    /// `max_outbox_bytes` from config.toml (`None` when it cannot be read).
+    pub max_outbox_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +76,10 @@ pub struct QueueInfo {
     pub delivered_total: i64,
     /// Written by the daemon; kept after it stops (its last word).
     pub health: Option<Health>,
+    /// Bytes the outbox's pages hold, what `max_outbox_bytes` limits.
+    pub used_bytes: u64,
+    /// Rows the daemon removed to stay under `max_outbox_bytes`.
+    pub dropped: Dropped,
 }
 
 pub fn status(paths: &Paths) -> Status {
@@ -101,6 +107,7 @@ pub fn status(paths: &Paths) -> Status {
         Ok(None) => QueueView::Missing,
         Err(e) => QueueView::Unreadable(e),
     };
+    let config = Config::load(paths).ok();
     let endpoint = match &queue {
         QueueView::Read(QueueInfo {
             health: Some(Health {
@@ -108,10 +115,10 @@ pub fn status(paths: &Paths) -> Status {
             }),
             ..
         }) => Some(e.clone()),
-        _ => Config::load(paths)
-            .ok()
-            .and_then(|c| c.endpoint)
-            .map(|e| without_credentials(&e)),
+        _ => config
+            .as_ref()
+            .and_then(|c| c.endpoint.as_deref())
+            .map(without_credentials),
     };
     Status::Known(Box::new(StatusReport {
         now_ms: crate::shared::now_ms(),
@@ -120,6 +127,7 @@ pub fn status(paths: &Paths) -> Status {
         daemon,
         queue,
         endpoint,
+        max_outbox_bytes: config.map(|c| c.max_outbox_bytes),
     }))
 }
 
@@ -131,6 +139,8 @@ fn read_queue(paths: &Paths) -> Result<Option<QueueInfo>, StoreError> {
         counts: outbox.counts()?,
         delivered_total: health::delivered_total(&outbox)?,
         health: Health::read(&outbox)?,
+        used_bytes: outbox.used_bytes()?,
+        dropped: Dropped::read(&outbox)?,
     }))
 }
 

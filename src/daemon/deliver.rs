@@ -68,6 +68,8 @@ impl Daemon {
                 );
                 return self.put_back(&slice, &todo);
             };
+            // Before any of it is logged or stored: a collector may echo our credentials.
+            let result = result.map_err(|f| self.secrets.scrub_failure(f));
             match result {
                 Ok(()) => {
                     queue::ack(&self.outbox, &rows(&slice))?;

@@ -17,8 +17,10 @@ use super::endpoint;
 use super::health::Publisher;
 use super::prepare::Preparer;
 use super::queue::{self, Checkpoint};
+use super::secret::Secrets;
 use super::signals::Control;
 use super::sink::Sink;
+use super::trim::TrimState;
 
 /// How often the loop looks for new rows when idle: well inside the 100 ms promise.
 const TICK: Duration = Duration::from_millis(50);
@@ -66,6 +68,9 @@ pub struct Daemon {
     checkpointed: Instant,
     /// Rows were written or deleted since the last checkpoint.
     pub(super) wrote: bool,
+    /// Credentials to scrub from whatever a collector answers.
+    pub(super) secrets: Secrets,
+    pub(super) trim: TrimState,
 }
 
 impl Daemon {
@@ -100,6 +105,8 @@ impl Daemon {
             spill_checked: Instant::now(),
             checkpointed: Instant::now(),
             wrote: false,
+            secrets: Secrets::default(),
+            trim: TrimState::default(),
         };
         daemon.configure();
         Ok(daemon)
@@ -123,6 +130,14 @@ impl Daemon {
             &self.config,
         );
         self.sink = None;
+        let token = endpoint::token(&self.config).ok().flatten();
+        let mut secrets = Secrets::new(token.as_deref(), resolved.as_ref().map(|e| e.text()));
+        secrets.add(
+            resolved
+                .as_ref()
+                .map_or_else(Vec::new, |e| e.header_values()),
+        );
+        self.secrets = secrets;
         let Some(resolved) = resolved else {
             self.set_gate(Circuit::NoEndpoint, None);
             self.publisher.set_endpoint(None);
@@ -150,9 +165,12 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: reread config.toml and the token, reopen the log, resume a paused queue.
+    /// SIGHUP: reread config.toml and the token, reopen the log, make new files private,
+    /// resume a paused queue.
     fn reload(&mut self) {
         super::log::reopen();
+        // A config.toml (re)written since start is made private too.
+        super::tighten_files(&self.paths);
         let loaded = Config::load(&self.paths).map_err(|e| error_chain(&e));
         let rebuilt = loaded.and_then(|config| {
             Preparer::new(self.preparer.install_id().to_owned(), &config)
@@ -236,6 +254,9 @@ impl Daemon {
             self.spill_checked = Instant::now();
             self.import_spills();
         }
+        if self.limit_check_due() {
+            self.enforce_limit();
+        }
         if self.wrote {
             let since = self.checkpointed.elapsed();
             if !self.work && since >= IDLE_CHECKPOINT_GAP {
@@ -261,6 +282,7 @@ impl Daemon {
                 );
                 self.work = true;
                 self.wrote = true;
+                self.trim.due = true;
             }
             Ok(_) => {}
             Err(e) => dlog!("spill import failed: {}", error_chain(&e)),

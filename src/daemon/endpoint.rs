@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
+use super::plaintext::is_loopback;
 use super::sink::Sink;
 use super::sink::file::FileSink;
 use super::sink::http::{self, ClientError, Encoder, HttpSink};
@@ -19,6 +20,7 @@ use super::sink::otlp::{self, OtlpEncoder};
 use crate::shared::config::Config;
 
 pub use otel::OtelEnv;
+pub use token::token;
 
 pub const ENDPOINT_VAR: &str = "DIFFLORE_ENDPOINT";
 pub const TOKEN_VAR: &str = "DIFFLORE_TOKEN";
@@ -119,6 +121,26 @@ impl Endpoint {
 
     pub fn origin(&self) -> Origin {
         self.origin
+    }
+
+    /// The endpoint as configured, credentials and all: for building and scrubbing only.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The OTLP header values (often credentials), for the scrubber; empty if unparsable.
+    pub fn header_values(&self) -> Vec<String> {
+        let Some((var, raw)) = &self.otlp_headers else {
+            return Vec::new();
+        };
+        otel::parse_headers(var, raw)
+            .map(|headers| {
+                headers
+                    .into_iter()
+                    .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Safe for health and logs: no credentials, no header values; an endpoint from the
@@ -236,15 +258,6 @@ fn http_sink(
         encoder,
         gzip: config.gzip,
     }))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]

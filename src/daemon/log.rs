@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -35,8 +36,12 @@ pub struct LogFile {
 
 impl LogFile {
     pub fn open(path: &Path, cap: u64, onto_stdio: bool) -> io::Result<LogFile> {
-        // 0600 through the daemon's umask.
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // 0600 whatever the umask: the log names sessions, paths and collector answers.
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
         if onto_stdio {
             sys::redirect(file.as_raw_fd(), 1)?;
             sys::redirect(file.as_raw_fd(), 2)?;
@@ -144,8 +149,13 @@ mod tests {
         assert!(previous.len() as u64 > 100);
         assert!(current.contains("line 09"));
         assert!(previous.contains("line 04") || current.contains("line 04"));
-        // Older rotations are dropped: at most two files.
+        // Older rotations are dropped: at most two files, both private.
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 2);
+        for name in ["difflored.log", "difflored.log.1"] {
+            use std::os::unix::fs::MetadataExt;
+            let mode = std::fs::metadata(dir.path().join(name)).unwrap().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
     }
 }

@@ -9,10 +9,14 @@ mod drain;
 pub mod endpoint;
 pub mod health;
 pub mod log;
+pub mod plaintext;
 pub mod prepare;
+pub mod private;
 pub mod queue;
+pub mod secret;
 pub mod signals;
 pub mod sink;
+pub mod trim;
 
 use std::rc::Rc;
 
@@ -141,6 +145,7 @@ fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, D
         .map_err(DaemonError::Signals)?;
     let record = PidRecord::for_this_process();
     lock.write(&record)?;
+    tighten_files(paths);
     let config = Config::load(paths)?;
     let outbox = Outbox::open(paths, OpenOptions::long_lived())?;
     let reclaimed = queue::reclaim_all(&outbox)?;
@@ -164,6 +169,21 @@ fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, D
     daemon.import_spills();
     daemon.publish_now()?;
     Ok((daemon, runtime, signals))
+}
+
+/// Files in the data home made private again, before the outbox is opened (its -wal and
+/// -shm take the database file's mode).
+fn tighten_files(paths: &Paths) {
+    let report = private::tighten(paths);
+    for (path, mode) in &report.changed {
+        dlog!(
+            "{} was mode {mode:04o}, open to group or others; made it private",
+            path.display()
+        );
+    }
+    for (path, e) in &report.failed {
+        dlog!("could not make {} private: {e}", path.display());
+    }
 }
 
 /// Clean stop: nothing stays claimed, and the health record says when we left.

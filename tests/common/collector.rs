@@ -1,8 +1,9 @@
 //! A real HTTP collector on 127.0.0.1 for daemon tests, scripted answer by answer: status
 //! codes, Retry-After, slow answers, a required token, poison events refused with 400, and
-//! "not listening yet" (connection refused). Understands difflore's JSON and OTLP/JSON logs
-//! (an event's id is then its `difflore.event.id` attribute). Records every accepted event
-//! id and counts duplicates. Loopback only.
+//! "not listening yet" (connection refused), redirects, and echoing the Authorization header
+//! back in error bodies (as careless servers do). Understands difflore's JSON and OTLP/JSON
+//! logs (an event's id is then its `difflore.event.id` attribute). Records every accepted
+//! event id and counts duplicates. Loopback only.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Read;
@@ -21,6 +22,8 @@ pub struct Reply {
     pub retry_after: Option<String>,
     pub delay: Duration,
     pub body: String,
+    /// A `Location` header (for 3xx answers).
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -34,6 +37,7 @@ impl Reply {
             retry_after: None,
             delay: Duration::ZERO,
             body: String::new(),
+            location: None,
         }
     }
 
@@ -44,6 +48,11 @@ impl Reply {
 
     pub fn delay(mut self, delay: Duration) -> Reply {
         self.delay = delay;
+        self
+    }
+
+    pub fn location(mut self, url: &str) -> Reply {
+        self.location = Some(url.to_owned());
         self
     }
 }
@@ -66,6 +75,7 @@ struct State {
     default: Option<Reply>,
     poison: Vec<String>,
     token: Option<String>,
+    echo_authorization: bool,
     accepted: HashMap<String, u32>,
     first_arrival: HashMap<String, Instant>,
     events: Vec<Value>,
@@ -140,6 +150,11 @@ impl Collector {
     /// Answer 401 unless `Authorization: Bearer <token>`.
     pub fn require_token(&self, token: &str) {
         self.lock().token = Some(token.to_owned());
+    }
+
+    /// Start every error body (4xx, 5xx) with the Authorization header the request carried.
+    pub fn echo_authorization(&self) {
+        self.lock().echo_authorization = true;
     }
 
     /// Every event id accepted with a 2xx.
@@ -252,6 +267,11 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
                 s.events.push(e.clone());
             }
         }
+        let mut reply = reply;
+        if s.echo_authorization && reply.status >= 400 {
+            let sent = headers.get("authorization").cloned().unwrap_or_default();
+            reply.body = format!("you sent authorization: {sent}; {}", reply.body);
+        }
         s.requests.push(Seen {
             status: reply.status,
             events: events.clone(),
@@ -263,6 +283,11 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
     };
     std::thread::sleep(reply.delay);
     let mut resp = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+    if let Some(url) = reply.location {
+        resp = resp.with_header(
+            tiny_http::Header::from_bytes(&b"Location"[..], url.as_bytes()).expect("header"),
+        );
+    }
     if let Some(ra) = reply.retry_after {
         resp = resp.with_header(
             tiny_http::Header::from_bytes(&b"Retry-After"[..], ra.as_bytes()).expect("header"),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Message, chain, human, since};
 use crate::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
-use crate::shared::health::{Circuit, Health};
+use crate::shared::health::{Circuit, Dropped, Health};
 
 pub(super) fn status(status: &Status, json: bool) -> Message {
     match (status, json) {
@@ -48,9 +48,22 @@ fn text(r: &StatusReport) -> String {
             );
         }
     }
+    if let QueueView::Read(q) = &r.queue {
+        let limit = r
+            .max_outbox_bytes
+            .map(|max| format!(" of {} (max_outbox_bytes)", bytes(max)))
+            .unwrap_or_default();
+        row("outbox size:", format!("{}{limit}", bytes(q.used_bytes)));
+        if q.dropped.total() > 0 {
+            row("dropped:", dropped(&q.dropped));
+        }
+    }
     row("spill files:", format!("{} waiting", r.spill_waiting));
     if let QueueView::Read(q) = &r.queue {
         row("delivered:", format!("{} events", q.delivered_total));
+    }
+    if let Some(h) = health(r) {
+        row("redacted:", redactions(h));
     }
     let endpoint = r.endpoint.as_deref().unwrap_or("none configured");
     row("endpoint:", endpoint.to_owned());
@@ -69,6 +82,52 @@ fn text(r: &StatusReport) -> String {
     }
     row("data home:", r.data_home.display().to_string());
     lines.join("\n")
+}
+
+/// What the size limit removed: never silent, and pending events first (they are losses).
+fn dropped(d: &Dropped) -> String {
+    let mut parts = Vec::new();
+    if d.pending > 0 {
+        parts.push(format!("{} pending events never delivered", d.pending));
+    }
+    if d.dead > 0 {
+        parts.push(format!("{} dead", d.dead));
+    }
+    if d.rejected > 0 {
+        parts.push(format!("{} rejected", d.rejected));
+    }
+    format!(
+        "{}, to keep the outbox under max_outbox_bytes",
+        parts.join(", ")
+    )
+}
+
+/// Secrets replaced before upload, per rule: `3 aws-access-key, 1 github-token`.
+fn redactions(h: &Health) -> String {
+    if h.redactions.values().all(|n| *n == 0) {
+        return "none".into();
+    }
+    h.redactions
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(rule, n)| format!("{n} {rule}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `512 B`, `48 KiB`, `1.5 MiB`, `1 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // Rounded down: just under the limit must not read as the limit.
+    let shown = format!("{:.1}", (value * 10.0).floor() / 10.0);
+    let shown = shown.strip_suffix(".0").unwrap_or(&shown);
+    format!("{shown} {}", UNITS[unit])
 }
 
 fn headline(r: &StatusReport) -> String {
@@ -137,7 +196,7 @@ fn to_json(r: &StatusReport) -> Value {
         DaemonStatus::NotRunning => ("not_running", None, false),
     };
     let running = matches!(r.daemon, DaemonStatus::Running(_));
-    let (queue, delivered_total, queue_error) = match &r.queue {
+    let (queue, delivered_total, queue_error, used, dropped) = match &r.queue {
         QueueView::Read(q) => (
             json!({
                 "pending": q.counts.pending,
@@ -149,14 +208,18 @@ fn to_json(r: &StatusReport) -> Value {
             }),
             Some(q.delivered_total),
             None,
+            Some(q.used_bytes),
+            q.dropped,
         ),
         QueueView::Missing => (
             json!({"pending": 0, "in_flight": 0, "dead": 0, "rejected": 0,
                    "oldest_pending_age_s": null}),
             Some(0),
             None,
+            Some(0),
+            Dropped::default(),
         ),
-        QueueView::Unreadable(e) => (Value::Null, None, Some(chain(e))),
+        QueueView::Unreadable(e) => (Value::Null, None, Some(chain(e)), None, Dropped::default()),
     };
     let h = health(r);
     json!({
@@ -167,8 +230,17 @@ fn to_json(r: &StatusReport) -> Value {
         "uptime_s": record.filter(|_| running).map(|rec| since(rec.started_ms, r.now_ms).as_secs()),
         "queue": queue,
         "queue_error": queue_error,
+        "outbox_bytes": used,
+        "max_outbox_bytes": r.max_outbox_bytes,
+        "dropped": {
+            "total": dropped.total(),
+            "pending": dropped.pending,
+            "dead": dropped.dead,
+            "rejected": dropped.rejected,
+        },
         "spill_waiting": r.spill_waiting,
         "delivered_total": delivered_total,
+        "redactions": h.map(|h| &h.redactions),
         "endpoint": r.endpoint,
         "circuit": h.map(|h| h.circuit),
         "last_success_at": h.and_then(|h| h.last_success_ms).map(rfc3339),

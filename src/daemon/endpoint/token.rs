@@ -21,7 +21,7 @@ pub fn headers(config: &Config) -> Result<HeaderMap, EndpointError> {
 }
 
 /// `DIFFLORE_TOKEN`, else the first line of `token_file` (which must be private).
-fn token(config: &Config) -> Result<Option<String>, EndpointError> {
+pub fn token(config: &Config) -> Result<Option<String>, EndpointError> {
     if let Some(t) = std::env::var(TOKEN_VAR)
         .ok()
         .filter(|t| !t.trim().is_empty())

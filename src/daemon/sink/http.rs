@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER,
+};
 
 use super::{Failure, OutEvent, Verdict, classify_status};
 use crate::daemon::backoff::parse_retry_after;
@@ -54,11 +56,20 @@ pub fn client(connect: Duration, request: Duration) -> Result<reqwest::Client, C
         .connect_timeout(connect)
         .timeout(request)
         .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(crate::daemon::plaintext::redirect_policy())
         .build()
         .map_err(ClientError)
 }
 
 impl HttpSink {
+    /// The bearer token this sink sends, so an echo of it can be cut out of error bodies.
+    fn bearer(&self) -> Option<&str> {
+        self.headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    }
+
     pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
         let body = self.body(events)?;
         // Inserted last: configured headers may not change what the body is.
@@ -91,7 +102,10 @@ impl HttpSink {
             verdict: classify_status(status),
             status: Some(status),
             retry_after,
-            detail: format!("collector answered {status}{}", excerpt(&text)),
+            detail: format!(
+                "collector answered {status}{}",
+                excerpt(&text, self.bearer())
+            ),
         })
     }
 
@@ -131,11 +145,14 @@ fn transport(err: reqwest::Error) -> Failure {
     }
 }
 
-/// `: <first bytes of the body on one line>`, or nothing for an empty body.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]);
-    let line: String = text
+/// `: <first bytes of the body on one line>`, or nothing for an empty body. A collector may
+/// echo our request: the token is scrubbed before the cut, so none of it survives.
+pub(crate) fn excerpt(body: &[u8], token: Option<&str>) -> String {
+    let window = &body[..body.len().min(BODY_EXCERPT + token.map_or(0, str::len))];
+    let text = String::from_utf8_lossy(window);
+    let line: String = crate::daemon::secret::scrub_one(&text, token)
         .chars()
+        .take(BODY_EXCERPT)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let line = line.trim();
@@ -152,8 +169,22 @@ mod tests {
 
     #[test]
     fn body_excerpts_are_short_single_lines() {
-        assert_eq!(excerpt(b""), "");
-        assert_eq!(excerpt(b"bad\nfield\r\n"), ": bad field");
-        assert_eq!(excerpt(&[b'x'; 1000]).len(), 2 + BODY_EXCERPT);
+        assert_eq!(excerpt(b"", None), "");
+        assert_eq!(excerpt(b"bad\nfield\r\n", None), ": bad field");
+        assert_eq!(excerpt(&[b'x'; 1000], None).len(), 2 + BODY_EXCERPT);
+    }
+
+    #[test]
+    fn an_echoed_token_is_scrubbed_even_where_the_excerpt_is_cut() {
+        let token = "s3cret-token-value";
+        // At the start, in the middle, and straddling the cut (where cutting first would
+        // leave a prefix of it behind).
+        for at in [0, 100, BODY_EXCERPT - 5, BODY_EXCERPT - 1] {
+            let mut body = vec![b'.'; at];
+            body.extend_from_slice(format!("{token} and more").as_bytes());
+            let shown = excerpt(&body, Some(token));
+            assert!(!shown.contains("s3"), "at {at}: {shown}");
+        }
+        assert!(excerpt(b"Bearer s3cret-token-value", Some(token)).contains("[REDACTED:"));
     }
 }

@@ -19,7 +19,7 @@ pub fn note(sent: usize, body: &[u8]) -> Option<String> {
     let message = partial
         .get("errorMessage")
         .and_then(Value::as_str)
-        .map(|m| excerpt(m.as_bytes()))
+        .map(|m| excerpt(m.as_bytes(), None))
         .unwrap_or_default();
     if rejected > 0 {
         Some(format!(
