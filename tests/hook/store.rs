@@ -1,0 +1,106 @@
+//! What the hook leaves on disk when the outbox is healthy: private files, a stable install
+//! id, row ids never reused, and 16 concurrent writers that all land without spilling.
+
+use std::collections::HashSet;
+
+use crate::common::Sandbox;
+use crate::support::{assert_silent, event, mode, rows, spill_entries};
+
+#[test]
+fn data_home_is_created_0700_and_its_database_files_0600() {
+    let sb = Sandbox::new();
+    assert!(!sb.home().exists());
+    assert_silent(&sb.hook(&[], &event("perms")));
+    assert_eq!(mode(&sb.home()), 0o700, "data home");
+    for name in ["outbox.db", "outbox.db-wal", "outbox.db-shm"] {
+        let path = sb.home().join(name);
+        assert!(path.exists(), "{name} missing after a hook run");
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+}
+
+#[test]
+fn missing_parents_of_the_data_home_are_created_private_too() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path().join("a").join("b").join("difflore");
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.env("DIFFLORE_HOME", &home);
+    assert_silent(&crate::common::run_with_stdin(&mut cmd, &event("deep")));
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&home.join("outbox.db")), 0o600);
+}
+
+#[test]
+fn install_id_is_generated_once_and_stable_across_runs() {
+    let sb = Sandbox::new();
+    let install_id = || -> String {
+        sb.sqlite()
+            .query_row("SELECT value FROM meta WHERE key = 'install_id'", [], |r| {
+                r.get(0)
+            })
+            .expect("install id")
+    };
+    assert_silent(&sb.hook(&[], &event("one")));
+    let first = install_id();
+    assert_eq!(first.len(), 32, "{first}");
+    assert!(first.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
+    for n in 0..3 {
+        assert_silent(&sb.hook(&[], &event(&format!("again-{n}"))));
+        assert_eq!(install_id(), first);
+    }
+}
+
+#[test]
+fn row_ids_are_never_reused_after_rows_are_deleted() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("a")));
+    assert_silent(&sb.hook(&[], &event("b")));
+    let before: Vec<i64> = rows(&sb).iter().map(|r| r.id).collect();
+    assert_eq!(before.len(), 2);
+    // What the daemon does with delivered rows, and a VACUUM on top.
+    let conn = sb.sqlite();
+    conn.execute("DELETE FROM events", []).unwrap();
+    conn.execute_batch("VACUUM").unwrap();
+    drop(conn);
+    assert_silent(&sb.hook(&[], &event("c")));
+    let after = rows(&sb);
+    assert_eq!(after.len(), 1);
+    let max_before = before.iter().max().copied().unwrap_or_default();
+    assert!(
+        after[0].id > max_before,
+        "id {} reused (had {before:?})",
+        after[0].id
+    );
+}
+
+#[test]
+fn sixteen_concurrent_hooks_store_exactly_1600_rows_without_spilling() {
+    const WRITERS: usize = 16;
+    const EACH: usize = 100;
+    // No database yet: the first writers also race to create the schema.
+    let sb = Sandbox::new();
+    std::thread::scope(|s| {
+        for t in 0..WRITERS {
+            let sb = &sb;
+            s.spawn(move || {
+                for i in 0..EACH {
+                    assert_silent(&sb.hook(&[], &event(&format!("w{t}-{i}"))));
+                }
+            });
+        }
+    });
+    let all = rows(&sb);
+    assert_eq!(all.len(), WRITERS * EACH);
+    assert!(all.iter().all(|r| r.state == "pending"));
+    let sessions: HashSet<_> = all.iter().filter_map(|r| r.session_id.clone()).collect();
+    assert_eq!(
+        sessions.len(),
+        WRITERS * EACH,
+        "an event was stored twice or lost"
+    );
+    assert_eq!(
+        spill_entries(&sb),
+        0,
+        "ordinary contention must never spill"
+    );
+}
