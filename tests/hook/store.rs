@@ -6,6 +6,22 @@ use std::collections::HashSet;
 use crate::common::Sandbox;
 use crate::support::{assert_silent, event, mode, rows, spill_entries};
 
+/// The WAL length past which a hook truncates it (src/hook.rs), and a payload big enough
+/// to pass it within a few events.
+const WAL_LIMIT: u64 = 1 << 20;
+
+fn big_event(n: usize) -> Vec<u8> {
+    let filler = "x".repeat(100_000);
+    format!(
+        r#"{{"hook_event_name":"PostToolUse","session_id":"big-{n}","tool_response":"{filler}"}}"#
+    )
+    .into_bytes()
+}
+
+fn wal_len(sb: &Sandbox) -> u64 {
+    std::fs::metadata(sb.home().join("outbox.db-wal")).map_or(0, |m| m.len())
+}
+
 #[test]
 fn data_home_is_created_0700_and_its_database_files_0600() {
     let sb = Sandbox::new();
@@ -103,4 +119,43 @@ fn sixteen_concurrent_hooks_store_exactly_1600_rows_without_spilling() {
         0,
         "ordinary contention must never spill"
     );
+}
+
+#[test]
+fn without_a_daemon_the_wal_stays_bounded() {
+    // Each hook opens the outbox alone, as when difflored is not running. Nothing else may
+    // open it during the loop: a last connection closing normally would checkpoint for us.
+    let sb = Sandbox::new();
+    for n in 0..40 {
+        assert_silent(&sb.hook(&[], &big_event(n)));
+    }
+    let wal = wal_len(&sb);
+    assert!(
+        wal <= 2 * WAL_LIMIT,
+        "WAL grew to {wal} bytes after 40 events of 100 kB"
+    );
+    assert_eq!(rows(&sb).len(), 40);
+}
+
+#[test]
+fn a_long_wal_is_left_alone_while_another_connection_reads() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    let reader = sb.sqlite();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    // The open read transaction pins the WAL: the hook must neither wait for it nor spill.
+    for n in 0..15 {
+        assert_silent(&sb.hook(&[], &big_event(n)));
+    }
+    assert!(
+        wal_len(&sb) > WAL_LIMIT,
+        "the WAL was truncated under a reader"
+    );
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert_eq!(rows(&sb).len(), 16);
+    assert_eq!(spill_entries(&sb), 0);
 }
