@@ -219,3 +219,36 @@ fn empty_or_relative_data_home_is_a_clear_error_naming_the_variable() {
         assert!(!sb.home().exists());
     }
 }
+
+#[test]
+fn an_agent_that_stopped_reading_stderr_does_not_change_the_exit_code() {
+    use std::io::Write;
+    use std::process::Stdio;
+    for strict in [false, true] {
+        let sb = Sandbox::new();
+        let mut cmd = sb.cmd("difflore-hook");
+        if strict {
+            cmd.arg("--strict");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hook");
+        // Close the only read end of stderr before the hook has anything to say.
+        drop(child.stderr.take());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"not json").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for hook");
+        assert_eq!(
+            out.status.code(),
+            Some(if strict { 1 } else { 0 }),
+            "{:?}",
+            out.status
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(only_row(&sb).state, "rejected");
+    }
+}
