@@ -180,3 +180,28 @@ fn newer_schema_is_refused_left_byte_identical_and_the_event_spilled() {
         .unwrap();
     assert_eq!(version, 99);
 }
+
+#[test]
+fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.home()).unwrap();
+    let garbage = b"this is not an SQLite database, just bytes where one should be\n".repeat(100);
+    std::fs::write(sb.db(), &garbage).unwrap();
+    let raw = common::fixture("cursor/afterFileEdit.json");
+    let line = one_stderr_line(&sb.hook(&[], &raw));
+    assert!(line.contains("not a database"), "{line}");
+    assert_eq!(
+        std::fs::read(sb.db()).unwrap(),
+        garbage,
+        "corrupt outbox was modified"
+    );
+    let spilled = spill_files(&sb);
+    assert_eq!(spilled.len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spilled[0]).unwrap()).unwrap();
+    assert_eq!(record["event"], "afterFileEdit");
+    assert_eq!(
+        record["payload"].as_str().map(str::as_bytes),
+        Some(raw.as_slice())
+    );
+}
