@@ -3,7 +3,7 @@ CARGO ?= cargo
 PREFIX ?= $(HOME)/.local
 
 # difflore-hook runs once per agent event: its start-up is the product. On Linux with glibc
-# it is linked statically (no dynamic loader, no libgcc_s start-up code), about 0.4 ms off
+# it is linked statically (no dynamic loader, no libgcc_s start-up code), about 0.3 ms off
 # each run (see `make bench`). Only an explicit --target build can do that for one binary:
 # proc-macros cannot be static. Elsewhere the hook is the ordinary release build.
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
