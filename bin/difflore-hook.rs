@@ -1,6 +1,7 @@
 //! `difflore-hook`: the command agents' hook configs run, with the event on stdin (or as a
 //! final JSON argument). Stores it and exits 0; never prints on stdout, never exits 2.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use bpaf::Bpaf;
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         // A mistyped hook config must not lose the event: say so, and capture it anyway.
         Err(bpaf::ParseFailure::Stderr(doc)) => {
-            eprintln!("difflore-hook: {doc}; capturing with defaults");
+            say(&format!("{doc}; capturing with defaults"));
             Args {
                 client: None,
                 strict: false,
@@ -34,11 +35,11 @@ fn main() -> ExitCode {
         }
         Err(bpaf::ParseFailure::Stdout(doc, _)) => {
             // --help / --version asked for explicitly by a person.
-            print!("{doc}");
+            let _ = write!(std::io::stdout(), "{doc}");
             return ExitCode::SUCCESS;
         }
         Err(bpaf::ParseFailure::Completion(s)) => {
-            print!("{s}");
+            let _ = write!(std::io::stdout(), "{s}");
             return ExitCode::SUCCESS;
         }
     };
@@ -47,11 +48,17 @@ fn main() -> ExitCode {
         event_arg: args.event,
     });
     if let Some(line) = outcome.message() {
-        eprintln!("difflore-hook: {line}");
+        say(&line);
     }
     if args.strict && outcome.is_failure() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The one stderr line. Not `eprintln!`: it panics when the agent has stopped reading our
+/// stderr (Gemini does not wait for SessionEnd hooks), and the exit code must stay 0.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "difflore-hook: {line}");
 }

@@ -234,7 +234,7 @@ impl Envelope {
             Some(c) => c.to_owned(),
             None => self.detect().map_or("unknown", Client::as_str).to_owned(),
         };
-        let tool = self.tool_name.clone().or_else(|| self.windsurf_tool());
+        let tool = non_empty(self.tool_name.clone()).or_else(|| self.windsurf_tool());
         let info_cwd = self.tool_info.as_ref().and_then(|i| i.cwd.clone());
         let first_root = self.workspace_roots.and_then(|r| r.into_iter().next());
         Fields {
@@ -244,13 +244,15 @@ impl Envelope {
                 .or(self.agent_action_name)
                 .or(self.kind)
                 .unwrap_or_else(|| "unknown".to_owned()),
-            session_id: non_empty(
-                self.session_id
-                    .or(self.conversation_id)
-                    .or(self.trajectory_id)
-                    .or(self.thread_id),
-            ),
-            cwd: non_empty(self.cwd.or(first_root).or(info_cwd)),
+            // Empty strings are skipped, not chosen: Cursor sends `"cwd": ""` for "the
+            // workspace default", which must not hide `workspace_roots`.
+            session_id: non_empty(self.session_id)
+                .or(non_empty(self.conversation_id))
+                .or(non_empty(self.trajectory_id))
+                .or(non_empty(self.thread_id)),
+            cwd: non_empty(self.cwd)
+                .or(non_empty(first_root))
+                .or(non_empty(info_cwd)),
             tool: non_empty(tool),
         }
     }
@@ -292,6 +294,14 @@ mod tests {
         assert_eq!(f.client, "cursor");
         assert_eq!(f.event, "afterFileEdit");
         assert_eq!(f.session_id.as_deref(), Some("c1"));
+        assert_eq!(f.cwd.as_deref(), Some("/w"));
+    }
+
+    #[test]
+    fn empty_cwd_falls_back_to_the_first_workspace_root() {
+        let f = fields(
+            r#"{"conversation_id":"c1","hook_event_name":"beforeShellExecution","cwd":"","workspace_roots":["/w"]}"#,
+        );
         assert_eq!(f.cwd.as_deref(), Some("/w"));
     }
 

@@ -298,6 +298,30 @@ impl Outbox {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Checkpoint and truncate the WAL when its file is longer than `limit` bytes, without
+    /// waiting for anyone: if another connection is reading, it returns `Ok(false)` at once.
+    ///
+    /// Checkpoints are the daemon's job, but a process that opens the outbox while no other
+    /// connection has it open rebuilds the WAL index from the whole WAL and forgets what was
+    /// already checkpointed. Without a daemon the WAL is then never reset: it grows without
+    /// bound and every hook re-reads all of it. A hook that finds the WAL long truncates it.
+    pub fn truncate_long_wal(&self, limit: u64) -> Result<bool, StoreError> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        match std::fs::metadata(&wal) {
+            Ok(meta) if meta.len() > limit => {}
+            _ => return Ok(false),
+        }
+        self.conn
+            .busy_timeout(Duration::ZERO)
+            .map_err(|e| self.sql(e))?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(busy == 0)
+    }
+
     /// The random id generated once per database: event ids are `<install_id>-<rowid>`.
     pub fn install_id(&self) -> Result<String, StoreError> {
         self.meta("install_id").map(|v| v.unwrap_or_default())

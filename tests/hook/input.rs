@@ -1,0 +1,254 @@
+//! Bad input, `--strict`, the kill switch and a bad `DIFFLORE_HOME`: whatever arrives, the
+//! hook exits 0 (1 only with `--strict`, never 2), prints nothing on stdout and says one line.
+
+use crate::common::{self, Sandbox};
+use crate::support::{assert_silent, event, one_stderr_line, one_stderr_line_with, only_row};
+
+/// Bytes of a rejected input kept for inspection.
+const EXCERPT: usize = 4096;
+
+struct Bad {
+    name: &'static str,
+    input: Vec<u8>,
+    cap: Option<usize>,
+    /// A word the stored reason (and the stderr line) must contain.
+    reason: &'static str,
+}
+
+fn bad_inputs() -> Vec<Bad> {
+    let mut big_garbage = b"not json at all ".repeat(700);
+    big_garbage.truncate(10_000);
+    let mut over_cap = br#"{"hook_event_name":"PostToolUse","tool_response":""#.to_vec();
+    over_cap.resize(20_000, b'x');
+    over_cap.extend_from_slice(br#""}"#);
+    vec![
+        Bad {
+            name: "empty",
+            input: Vec::new(),
+            cap: None,
+            reason: "empty",
+        },
+        Bad {
+            name: "whitespace",
+            input: b"  \n\t\n".to_vec(),
+            cap: None,
+            reason: "empty",
+        },
+        Bad {
+            name: "not json",
+            input: b"hello world".to_vec(),
+            cap: None,
+            reason: "not JSON",
+        },
+        Bad {
+            name: "truncated json",
+            input: br#"{"hook_event_name":"Stop""#.to_vec(),
+            cap: None,
+            reason: "not JSON",
+        },
+        Bad {
+            name: "big non-json",
+            input: big_garbage,
+            cap: None,
+            reason: "not JSON",
+        },
+        Bad {
+            name: "invalid utf-8",
+            input: b"{\"prompt\":\"caf\xe9\"}".to_vec(),
+            cap: None,
+            reason: "UTF-8",
+        },
+        Bad {
+            name: "over the cap",
+            input: over_cap,
+            cap: Some(10_000),
+            reason: "cap",
+        },
+        Bad {
+            name: "array",
+            input: b"[1,2,3]".to_vec(),
+            cap: None,
+            reason: "not an object",
+        },
+        Bad {
+            name: "string",
+            input: br#""PostToolUse""#.to_vec(),
+            cap: None,
+            reason: "not an object",
+        },
+        Bad {
+            name: "number",
+            input: b"42".to_vec(),
+            cap: None,
+            reason: "not an object",
+        },
+        Bad {
+            name: "null",
+            input: b"null".to_vec(),
+            cap: None,
+            reason: "not an object",
+        },
+    ]
+}
+
+fn run_bad(sb: &Sandbox, bad: &Bad, args: &[&str]) -> std::process::Output {
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.args(args);
+    if let Some(cap) = bad.cap {
+        cmd.env("DIFFLORE_MAX_EVENT_BYTES", cap.to_string());
+    }
+    common::run_with_stdin(&mut cmd, &bad.input)
+}
+
+#[test]
+fn each_bad_input_becomes_one_rejected_row_and_one_stderr_line() {
+    for bad in bad_inputs() {
+        let sb = Sandbox::new();
+        let line = one_stderr_line(&run_bad(&sb, &bad, &[]));
+        assert!(line.contains(bad.reason), "{}: stderr {line:?}", bad.name);
+        let row = only_row(&sb);
+        assert_eq!(row.state, "rejected", "{}", bad.name);
+        assert_eq!(row.event, "rejected", "{}", bad.name);
+        let reason = row.last_error.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains(bad.reason),
+            "{}: reason {reason:?}",
+            bad.name
+        );
+        assert_eq!(row.size, bad.input.len() as i64, "{}: size", bad.name);
+        // At most the first 4 KiB, and all of it when the input was within the cap.
+        let kept = bad
+            .input
+            .len()
+            .min(EXCERPT)
+            .min(bad.cap.map_or(usize::MAX, |c| c + 1));
+        assert_eq!(row.payload, bad.input[..kept], "{}: excerpt", bad.name);
+    }
+}
+
+#[test]
+fn a_rejected_row_keeps_the_client_given() {
+    let sb = Sandbox::new();
+    one_stderr_line(&sb.hook(&["--client", "cursor"], b"{oops"));
+    let row = only_row(&sb);
+    assert_eq!(
+        (row.client.as_str(), row.state.as_str()),
+        ("cursor", "rejected")
+    );
+}
+
+#[test]
+fn an_event_exactly_at_the_cap_is_stored() {
+    let sb = Sandbox::new();
+    let raw = event("at-cap");
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.env("DIFFLORE_MAX_EVENT_BYTES", raw.len().to_string());
+    assert_silent(&common::run_with_stdin(&mut cmd, &raw));
+    assert_eq!(only_row(&sb).state, "pending");
+}
+
+#[test]
+fn strict_exits_one_on_bad_input_and_zero_on_success() {
+    for bad in bad_inputs() {
+        let sb = Sandbox::new();
+        one_stderr_line_with(&run_bad(&sb, &bad, &["--strict"]), 1);
+        assert_eq!(only_row(&sb).state, "rejected", "{}", bad.name);
+    }
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&["--strict"], &event("ok")));
+}
+
+#[test]
+fn strict_exits_one_when_the_data_home_is_unusable() {
+    let sb = Sandbox::new();
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.arg("--strict").env("DIFFLORE_HOME", "relative/home");
+    one_stderr_line_with(&common::run_with_stdin(&mut cmd, &event("s")), 1);
+}
+
+#[test]
+fn a_mistyped_flag_still_captures_the_event() {
+    let sb = Sandbox::new();
+    let line = one_stderr_line(&sb.hook(&["--no-such-flag"], &event("typo")));
+    assert!(line.contains("--no-such-flag"), "{line}");
+    assert_eq!(only_row(&sb).session_id.as_deref(), Some("typo"));
+}
+
+#[test]
+fn kill_switch_exits_at_once_without_creating_the_data_home() {
+    for value in [
+        "off", "OFF", "Off", "false", "FALSE", "False", "0", "no", "NO", "No",
+    ] {
+        let sb = Sandbox::new();
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env("DIFFLORE_CAPTURE", value);
+        assert_silent(&common::run_with_stdin(&mut cmd, &event("off")));
+        assert!(
+            !sb.home().exists(),
+            "DIFFLORE_CAPTURE={value} touched the disk"
+        );
+    }
+}
+
+#[test]
+fn kill_switch_ignores_other_values() {
+    for value in ["on", "1", "yes", "true", ""] {
+        let sb = Sandbox::new();
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env("DIFFLORE_CAPTURE", value);
+        assert_silent(&common::run_with_stdin(&mut cmd, &event("on")));
+        assert_eq!(only_row(&sb).state, "pending", "DIFFLORE_CAPTURE={value:?}");
+    }
+}
+
+#[test]
+fn empty_or_relative_data_home_is_a_clear_error_naming_the_variable() {
+    for value in ["", "relative/home", "./here"] {
+        let sb = Sandbox::new();
+        let cwd = sb.dir.path().join("cwd");
+        std::fs::create_dir(&cwd).unwrap();
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env("DIFFLORE_HOME", value).current_dir(&cwd);
+        let line = one_stderr_line(&common::run_with_stdin(&mut cmd, &event("h")));
+        assert!(line.contains("DIFFLORE_HOME"), "{value:?}: {line}");
+        assert_eq!(
+            std::fs::read_dir(&cwd).unwrap().count(),
+            0,
+            "{value:?} wrote under cwd"
+        );
+        assert!(!sb.home().exists());
+    }
+}
+
+#[test]
+fn an_agent_that_stopped_reading_stderr_does_not_change_the_exit_code() {
+    use std::io::Write;
+    use std::process::Stdio;
+    for strict in [false, true] {
+        let sb = Sandbox::new();
+        let mut cmd = sb.cmd("difflore-hook");
+        if strict {
+            cmd.arg("--strict");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hook");
+        // Close the only read end of stderr before the hook has anything to say.
+        drop(child.stderr.take());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"not json").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for hook");
+        assert_eq!(
+            out.status.code(),
+            Some(if strict { 1 } else { 0 }),
+            "{:?}",
+            out.status
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(only_row(&sb).state, "rejected");
+    }
+}

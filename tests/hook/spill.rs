@@ -1,0 +1,212 @@
+//! When the outbox cannot take a row (locked, read-only, newer schema) the event goes to a
+//! spill file with one stderr line, and comes back into the outbox exactly once.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+use difflore::shared::sys::effective_uid;
+
+use crate::common::{self, Sandbox};
+use crate::support::{
+    assert_silent, event, mode, one_stderr_line, rows, set_mode, spill_entries, spill_files,
+};
+
+/// The conventional `nobody`: any unprivileged uid proves the point.
+const UNPRIVILEGED: u32 = 65534;
+
+fn db_files(sb: &Sandbox) -> Vec<PathBuf> {
+    ["outbox.db", "outbox.db-wal", "outbox.db-shm"]
+        .iter()
+        .map(|n| sb.home().join(n))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+fn hook_with_timeout(sb: &Sandbox, input: &[u8]) -> std::process::Output {
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.env("DIFFLORE_HOOK_TIMEOUT_MS", "100");
+    common::run_with_stdin(&mut cmd, input)
+}
+
+#[test]
+fn locked_outbox_spills_then_the_next_hook_imports_it_exactly_once() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    let raw = common::fixture("claude-code/PostToolUse.json");
+
+    let holder = sb.sqlite();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let line = one_stderr_line(&hook_with_timeout(&sb, &raw));
+    let spilled = spill_files(&sb);
+    assert_eq!(spilled.len(), 1, "{spilled:?}");
+    assert!(line.contains("locked"), "{line}");
+    assert!(
+        line.contains(&*spilled[0].to_string_lossy()),
+        "{line} does not name the file"
+    );
+    assert_eq!(mode(&spilled[0]), 0o600);
+    assert_eq!(mode(&sb.home().join("spill")), 0o700);
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+
+    assert_silent(&sb.hook(&[], &event("second")));
+    let all = rows(&sb);
+    let sessions: Vec<_> = all.iter().map(|r| r.session_id.as_deref()).collect();
+    assert_eq!(
+        sessions,
+        [
+            Some("first"),
+            Some("second"),
+            Some("3f2a9c1e-7b4d-4e8a-9c21-5d6e7f8a9b0c")
+        ],
+        "the importing hook stores its own event, then the spilled one"
+    );
+    let back = &all[2];
+    assert_eq!(
+        (back.client.as_str(), back.event.as_str()),
+        ("claude-code", "PostToolUse")
+    );
+    assert_eq!(
+        (back.tool.as_deref(), back.state.as_str()),
+        (Some("Bash"), "pending")
+    );
+    assert_eq!(back.payload, raw, "spilled payload changed on its way back");
+    assert_eq!(spill_entries(&sb), 0, "imported spill file left behind");
+
+    assert_silent(&sb.hook(&[], &event("third")));
+    assert_eq!(rows(&sb).len(), 4, "a second import added rows");
+    assert_eq!(rows(&sb).iter().filter(|r| r.payload == raw).count(), 1);
+}
+
+#[test]
+fn bad_input_while_locked_is_spilled_and_imported_as_rejected() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    let holder = sb.sqlite();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let line = one_stderr_line(&hook_with_timeout(&sb, b"not json"));
+    assert!(line.contains("not JSON"), "{line}");
+    assert_eq!(spill_files(&sb).len(), 1);
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+
+    assert_silent(&sb.hook(&[], &event("second")));
+    let rejected: Vec<_> = rows(&sb)
+        .into_iter()
+        .filter(|r| r.state == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(
+        (rejected[0].payload.as_slice(), rejected[0].size),
+        (&b"not json"[..], 8)
+    );
+    assert_eq!(spill_entries(&sb), 0);
+}
+
+#[test]
+fn read_only_outbox_spills_then_is_imported_once_writable_again() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("before")));
+    let files = db_files(&sb);
+    let as_root = effective_uid() == 0;
+    let mut cmd = sb.cmd("difflore-hook");
+    cmd.env("DIFFLORE_HOOK_TIMEOUT_MS", "100");
+    if as_root {
+        // Root ignores file modes, so the hook runs as an unprivileged uid that owns the data
+        // home (the hook refuses anybody else's) and its spill directory, but may only read
+        // the outbox files, which stay root's.
+        set_mode(sb.dir.path(), 0o711);
+        std::os::unix::fs::chown(sb.home(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+        for f in &files {
+            set_mode(f, 0o644);
+        }
+        let spill = sb.home().join("spill");
+        std::fs::create_dir(&spill).unwrap();
+        std::os::unix::fs::chown(&spill, Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+        cmd.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
+    } else {
+        for f in &files {
+            set_mode(f, 0o444);
+        }
+    }
+    let db_before = std::fs::read(sb.db()).unwrap();
+    let raw = common::fixture("gemini/AfterTool.json");
+    let line = one_stderr_line(&common::run_with_stdin(&mut cmd, &raw));
+    assert!(
+        line.contains("readonly") || line.contains("read-only"),
+        "{line}"
+    );
+    assert_eq!(spill_files(&sb).len(), 1, "{line}");
+    assert_eq!(
+        std::fs::read(sb.db()).unwrap(),
+        db_before,
+        "read-only outbox was written"
+    );
+
+    for f in &files {
+        set_mode(f, 0o600);
+    }
+    if as_root {
+        std::os::unix::fs::chown(sb.home(), Some(0), Some(0)).unwrap();
+        std::os::unix::fs::chown(sb.home().join("spill"), Some(0), Some(0)).unwrap();
+    }
+    assert_silent(&sb.hook(&[], &event("after")));
+    let all = rows(&sb);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all.iter().filter(|r| r.payload == raw).count(), 1);
+    assert_eq!(spill_files(&sb).len(), 0);
+    assert_silent(&sb.hook(&[], &event("later")));
+    assert_eq!(rows(&sb).len(), 4, "a second import added rows");
+}
+
+#[test]
+fn newer_schema_is_refused_left_byte_identical_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("old")));
+    let conn = sb.sqlite();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    // Closing the last connection checkpoints: the file alone now holds the database.
+    drop(conn);
+    let before = std::fs::read(sb.db()).unwrap();
+
+    for n in 1..=2 {
+        let line = one_stderr_line(&sb.hook(&[], &event("new")));
+        assert!(line.contains("newer") && line.contains("99"), "{line}");
+        assert_eq!(spill_files(&sb).len(), n, "event not spilled");
+        assert_eq!(
+            std::fs::read(sb.db()).unwrap(),
+            before,
+            "newer outbox was modified"
+        );
+    }
+    let version: i64 = sb
+        .sqlite()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99);
+}
+
+#[test]
+fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.home()).unwrap();
+    let garbage = b"this is not an SQLite database, just bytes where one should be\n".repeat(100);
+    std::fs::write(sb.db(), &garbage).unwrap();
+    let raw = common::fixture("cursor/afterFileEdit.json");
+    let line = one_stderr_line(&sb.hook(&[], &raw));
+    assert!(line.contains("not a database"), "{line}");
+    assert_eq!(
+        std::fs::read(sb.db()).unwrap(),
+        garbage,
+        "corrupt outbox was modified"
+    );
+    let spilled = spill_files(&sb);
+    assert_eq!(spilled.len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spilled[0]).unwrap()).unwrap();
+    assert_eq!(record["event"], "afterFileEdit");
+    assert_eq!(
+        record["payload"].as_str().map(str::as_bytes),
+        Some(raw.as_slice())
+    );
+}
