@@ -19,13 +19,21 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// `error: cause: cause…`, the one line each binary prints for an error.
+/// `error: cause: cause…`, the one line each binary prints for an error. A cause whose
+/// words the line already ends with (rusqlite repeats SQLite's message in its source) is
+/// not repeated.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
+        let text = cause.to_string();
+        let said = text
+            .rsplit_once(": ")
+            .map_or(text.as_str(), |(_, tail)| tail);
+        if !line.ends_with(said) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         source = cause.source();
     }
     line

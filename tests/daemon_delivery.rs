@@ -231,7 +231,9 @@ fn new_hook_events_reach_the_file_sink_while_the_daemon_runs() {
         &["--endpoint", &format!("file://{}", out_path.display())],
     );
     for i in 0..3 {
-        let ev = format!(r#"{{"hook_event_name":"Stop","session_id":"live-{i}"}}"#);
+        // Pretty-printed, as some agents send it: the sink must still write one line.
+        let ev =
+            format!("{{\n  \"hook_event_name\": \"Stop\",\n  \"session_id\": \"live-{i}\"\n}}");
         assert!(sb.hook(&[], ev.as_bytes()).status.success());
     }
     let lines = || {

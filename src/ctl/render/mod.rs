@@ -14,27 +14,9 @@ use crate::shared::event::State;
 
 pub use queue::{is_yes, purge_prompt};
 
-/// `difflorectl: error: cause: cause…`, the one line for an error. A cause whose words the
-/// line already ends with (rusqlite repeats SQLite's message in its source) is not repeated.
+/// `difflorectl: error: cause: cause…`, the one line for an error.
 pub fn error_line(err: &dyn std::error::Error) -> String {
-    format!("difflorectl: {}", chain(err))
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        let said = text
-            .rsplit_once(": ")
-            .map_or(text.as_str(), |(_, tail)| tail);
-        if !line.ends_with(said) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line
+    format!("difflorectl: {}", crate::shared::error_chain(err))
 }
 
 /// What to print: `stdout` for what was asked, `stderr` for what went wrong. Each is

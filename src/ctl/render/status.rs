@@ -4,8 +4,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Message, chain, human, since};
+use super::{Message, human, since};
 use crate::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
+use crate::shared::error_chain as chain;
 use crate::shared::health::{Circuit, Dropped, Health};
 
 pub(super) fn status(status: &Status, json: bool) -> Message {

@@ -15,7 +15,17 @@ impl FileSink {
     pub fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
         let mut buf = Vec::with_capacity(events.len() * 512);
         for ev in events {
+            let start = buf.len();
             serde_json::to_writer(&mut buf, ev).map_err(|e| self.failure(&e.to_string()))?;
+            // The payload keeps the agent's own formatting, newlines included (serde escapes
+            // those inside strings): compact the event so it stays one line.
+            if buf[start..].contains(&b'\n') {
+                let value: serde_json::Value = serde_json::from_slice(&buf[start..])
+                    .map_err(|e| self.failure(&e.to_string()))?;
+                buf.truncate(start);
+                serde_json::to_writer(&mut buf, &value)
+                    .map_err(|e| self.failure(&e.to_string()))?;
+            }
             buf.push(b'\n');
         }
         let mut file = OpenOptions::new()
