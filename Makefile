@@ -24,6 +24,7 @@ ci: lint test
 
 bench:
 	$(CARGO) bench --locked --bench hook
+	$(CARGO) bench --locked --bench redact
 
 demo: build
 	@bash tests/demo.sh

@@ -5,4 +5,5 @@
 #[path = "../shared/mod.rs"]
 pub mod shared;
 
+pub mod daemon;
 pub mod hook;

@@ -1,0 +1,2 @@
+//! `difflored`, the background daemon that drains the outbox to the collector.
+pub mod redact;

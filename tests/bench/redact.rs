@@ -1,0 +1,212 @@
+//! `make bench`: what secret redaction costs the drain. A seeded batch of agent payloads
+//! (mostly clean, a few secrets, a few large tool outputs) goes through the drain's
+//! per-event work (parse the stored JSON, build and serialize the upload body) without
+//! and with redaction; the target is a throughput drop of at most 20 %.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use difflore::daemon::redact::Redactor;
+use difflore::shared::config::Config;
+use serde_json::{Value, json};
+
+const EVENTS: usize = 2000;
+const BATCH: usize = 500;
+const ROUNDS: usize = 7;
+const TARGET_DROP: f64 = 0.20;
+
+/// Source files an agent reads or edits, from the clean redaction corpus.
+const FILES: &[&str] = &[
+    include_str!("../fixtures/redact/clean/config.rs"),
+    include_str!("../fixtures/redact/clean/settings.py"),
+    include_str!("../fixtures/redact/clean/api-client.ts"),
+    include_str!("../fixtures/redact/clean/main.go"),
+    include_str!("../fixtures/redact/clean/README.md"),
+    include_str!("../fixtures/redact/clean/AuthService.java"),
+    include_str!("../fixtures/redact/clean/package-lock.json"),
+    include_str!("../fixtures/redact/clean/tool-output.txt"),
+    include_str!("../../../src/hook.rs"),
+    include_str!("../../../shared/store.rs"),
+];
+const SECRETS: &str = include_str!("../fixtures/redact/secrets.txt");
+
+/// A small deterministic generator: the batch is the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.next() as usize % items.len()]
+    }
+}
+
+fn secret_lines() -> Vec<String> {
+    SECRETS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(_, text)| text.replace(['«', '»'], "").replace("\\n", "\n"))
+        .collect()
+}
+
+fn envelope(session: &str, event: &str) -> Value {
+    json!({
+        "session_id": session,
+        "transcript_path": format!("/home/user/.claude/projects/-home-user-app/{session}.jsonl"),
+        "cwd": "/home/user/app",
+        "permission_mode": "default",
+        "hook_event_name": event,
+    })
+}
+
+/// One stored payload, shaped like what the agents send.
+fn payload(rng: &mut Lcg, i: usize, secrets: &[String]) -> String {
+    let session = format!("4f65f198-0c0c-47a2-b6ab-{:012x}", i / 40);
+    let mut v;
+    match rng.next() % 100 {
+        0..=24 => {
+            v = envelope(&session, "PreToolUse");
+            v["tool_name"] = json!("Bash");
+            v["tool_input"] = json!({
+                "command": "cargo test --locked --lib 2>&1 | tail -40",
+                "description": "Run the unit tests",
+            });
+        }
+        25..=49 => {
+            v = envelope(&session, "PostToolUse");
+            let file = rng.pick(FILES);
+            v["tool_name"] = json!("Read");
+            v["tool_input"] = json!({"file_path": "/home/user/app/src/lib.rs"});
+            v["tool_response"] = json!({"type": "text", "file": {"content": file, "numLines": file.lines().count()}});
+        }
+        50..=64 => {
+            v = envelope(&session, "PostToolUse");
+            let log: String = (0..60)
+                .map(|n| format!("test store::tests::case_{n} ... ok\n"))
+                .collect();
+            v["tool_name"] = json!("Bash");
+            v["tool_input"] = json!({"command": "cargo test"});
+            v["tool_response"] = json!({"stdout": log, "stderr": "", "interrupted": false});
+        }
+        65..=79 => {
+            v = envelope(&session, "UserPromptSubmit");
+            v["prompt"] = json!(
+                "Refactor the token refresh so the API key is read once at start-up, \
+                 and make sure the password never reaches the log. Keep the tests green."
+            );
+        }
+        80..=91 => {
+            v = envelope(&session, "Stop");
+            v["stop_hook_active"] = json!(false);
+            v["last_assistant_message"] =
+                json!(rng.pick(FILES).chars().take(2500).collect::<String>());
+        }
+        92..=97 => {
+            v = envelope(&session, "PostToolUse");
+            v["tool_name"] = json!("Edit");
+            v["tool_input"] = json!({
+                "file_path": "/home/user/app/src/config.rs",
+                "old_string": rng.pick(FILES).chars().take(800).collect::<String>(),
+                "new_string": rng.pick(FILES).chars().take(900).collect::<String>(),
+            });
+        }
+        _ => {
+            // A large tool output: a whole log or a concatenated tree dump.
+            v = envelope(&session, "PostToolUse");
+            let big: String = (0..12).map(|_| *rng.pick(FILES)).collect();
+            v["tool_name"] = json!("Bash");
+            v["tool_response"] = json!({"stdout": big.repeat(3), "stderr": ""});
+        }
+    }
+    if rng.next() % 40 == 0 {
+        // A secret pasted into a prompt or printed by a command.
+        v["tool_input"]["command"] = json!(format!("echo {}", rng.pick(secrets)));
+    }
+    v.to_string()
+}
+
+/// The drain's per-event work: parse, redact (when given a redactor), build the body.
+fn drain(payloads: &[String], redactor: Option<&Redactor>) -> (usize, BTreeMap<String, u64>) {
+    let mut counts = BTreeMap::new();
+    let mut bytes = 0;
+    for (b, chunk) in payloads.chunks(BATCH).enumerate() {
+        let mut events = Vec::with_capacity(chunk.len());
+        for (i, text) in chunk.iter().enumerate() {
+            let mut value: Value = serde_json::from_str(text).expect("bench payload parses");
+            if let Some(r) = redactor {
+                r.redact_value(&mut value, &mut counts);
+            }
+            events.push(json!({
+                "id": b * BATCH + i,
+                "client": "claude-code",
+                "received_ms": 1_780_000_000_000u64 + i as u64,
+                "payload": value,
+            }));
+        }
+        let body = serde_json::to_vec(&json!({"events": events})).expect("body serializes");
+        bytes += black_box(body).len();
+    }
+    (bytes, counts)
+}
+
+fn best_of(payloads: &[String], redactor: Option<&Redactor>) -> (Duration, BTreeMap<String, u64>) {
+    let mut best = Duration::MAX;
+    let mut counts = BTreeMap::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let (_, c) = drain(payloads, redactor);
+        best = best.min(start.elapsed());
+        counts = c;
+    }
+    (best, counts)
+}
+
+fn main() {
+    let secrets = secret_lines();
+    let mut rng = Lcg(0x5eed_d1ff_10e0);
+    let payloads: Vec<String> = (0..EVENTS)
+        .map(|i| payload(&mut rng, i, &secrets))
+        .collect();
+    let total: usize = payloads.iter().map(String::len).sum();
+    let largest = payloads.iter().map(String::len).max().unwrap_or(0);
+
+    let start = Instant::now();
+    let redactor = Redactor::new(&Config::default()).expect("default rules compile");
+    let compile = start.elapsed();
+
+    let (plain, _) = best_of(&payloads, None);
+    let (redacted, counts) = best_of(&payloads, Some(&redactor));
+
+    let mb = total as f64 / 1e6;
+    let rate = |d: Duration| (EVENTS as f64 / d.as_secs_f64(), mb / d.as_secs_f64());
+    let (plain_eps, plain_mbs) = rate(plain);
+    let (red_eps, red_mbs) = rate(redacted);
+    let drop = 1.0 - red_eps / plain_eps;
+    let added = redacted.as_secs_f64() / plain.as_secs_f64() - 1.0;
+    let redactions: u64 = counts.values().sum();
+
+    println!(
+        "redact bench: {EVENTS} events, {mb:.1} MB of payload, largest {largest} bytes, best of {ROUNDS}"
+    );
+    println!(
+        "  rules compiled once in {:.1} ms",
+        compile.as_secs_f64() * 1e3
+    );
+    println!("  drain without redaction: {plain_eps:>9.0} events/s {plain_mbs:>7.1} MB/s");
+    println!("  drain with redaction:    {red_eps:>9.0} events/s {red_mbs:>7.1} MB/s");
+    println!("  redactions per pass: {redactions} {counts:?}");
+    println!(
+        "  throughput drop {:.1} % (target <= {:.0} %): {}; time added {:.1} % of the plain drain",
+        drop * 100.0,
+        TARGET_DROP * 100.0,
+        if drop <= TARGET_DROP { "met" } else { "MISSED" },
+        added * 100.0,
+    );
+}
