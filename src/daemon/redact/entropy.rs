@@ -121,11 +121,12 @@ pub fn is_placeholder(s: &str) -> bool {
     if s.contains("%s") || s.contains("%(") || wrapped('<', '>') || wrapped('{', '}') {
         return true;
     }
-    let lower = s.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
-        return true;
-    }
-    longest_run(s) >= 6
+    let b = s.as_bytes();
+    let has_word = |w: &str| {
+        b.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    PLACEHOLDER_WORDS.iter().any(|w| has_word(w)) || longest_run(s) >= 6
 }
 
 fn longest_run(s: &str) -> usize {

@@ -3,19 +3,24 @@
 //! `<private>…</private>` blocks vanish. Compiled once per daemon from the config; never
 //! touches the outbox, the network or the log (counts go back to the caller).
 
+mod assign;
 mod entropy;
 mod gate;
+mod keyname;
 mod rules;
+mod scan;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
+use regex_automata::meta;
 use serde_json::Value;
 
 use crate::shared::config::Config;
 use gate::Gate;
 use rules::{BUILTIN, PRIVATE};
+use scan::{Hit, Scanner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedactError {
@@ -37,70 +42,51 @@ pub enum RedactError {
         #[source]
         source: regex::Error,
     },
-    #[error("could not compile built-in redaction rule {name:?}")]
-    Builtin {
-        name: &'static str,
+    #[error("could not compile redaction rule {name:?}")]
+    Compile {
+        name: String,
         #[source]
-        source: regex::Error,
+        source: Box<meta::BuildError>,
     },
-    #[error("could not compile the redaction rule set")]
-    Set {
-        #[source]
-        source: regex::Error,
-    },
-}
-
-struct Rule {
-    name: String,
-    regex: Regex,
-    gate: Gate,
-    /// Capture groups named `secret…`: the part replaced, when the match has context.
-    secret_groups: Vec<usize>,
-}
-
-impl Rule {
-    fn new(name: String, regex: Regex, gate: Gate) -> Rule {
-        let secret_groups = regex
-            .capture_names()
-            .enumerate()
-            .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
-            .map(|(i, _)| i)
-            .collect();
-        Rule {
-            name,
-            regex,
-            gate,
-            secret_groups,
-        }
-    }
+    #[error("could not build the redaction anchors: {reason}")]
+    Anchors { reason: String },
 }
 
 /// The daemon's redactor: built once from the config, shared by every drain pass.
+/// `redact_patterns` add rules: a group named `secret…` narrows the redaction to it, and a
+/// rule named `private` drops its matches as `<private>` blocks are dropped.
+/// `redact_allow` spares a match that lies wholly inside one of its matches.
 pub struct Redactor {
     enabled: bool,
-    rules: Vec<Rule>,
-    /// One entry per rule, in the same order: which rules are worth running on a string.
-    set: RegexSet,
+    scanner: Scanner,
     allow: Vec<Regex>,
-}
-
-/// A stretch of a string to replace, and the rule that names it.
-#[derive(Debug, Clone, Copy)]
-struct Hit {
-    start: usize,
-    end: usize,
-    rule: usize,
 }
 
 impl Redactor {
     pub fn new(config: &Config) -> Result<Redactor, RedactError> {
         let mut rules = Vec::with_capacity(BUILTIN.len() + config.redact_patterns.len());
+        let mut anchors: Vec<&[&'static str]> = Vec::with_capacity(rules.capacity());
         for b in BUILTIN {
-            let regex = Regex::new(b.pattern).map_err(|source| RedactError::Builtin {
-                name: b.name,
-                source,
-            })?;
-            rules.push(Rule::new(b.name.to_owned(), regex, b.gate));
+            let compile = |pattern: &str| {
+                meta::Regex::new(pattern).map_err(|source| RedactError::Compile {
+                    name: b.name.to_owned(),
+                    source: Box::new(source),
+                })
+            };
+            let find = match b.find {
+                rules::Find::AtAnchor(p) => scan::Find::AtAnchor(compile(p)?),
+                rules::Find::Around(p, back) => scan::Find::Around(compile(p)?, back),
+                rules::Find::Assignment => scan::Find::Assignment,
+                rules::Find::AwsAssignment => scan::Find::AwsAssignment,
+            };
+            rules.push(scan::Rule::new(
+                b.name.to_owned(),
+                find,
+                b.back,
+                b.quick,
+                b.gate,
+            ));
+            anchors.push(b.anchors);
         }
         for extra in &config.redact_patterns {
             let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
@@ -109,11 +95,24 @@ impl Redactor {
                     name: extra.name.clone(),
                 });
             }
-            let regex = Regex::new(&extra.regex).map_err(|source| RedactError::Pattern {
+            // Checked with `regex` for its clearer messages, then built with the engine
+            // under it (which takes spans and anchoring), so this second step holds.
+            Regex::new(&extra.regex).map_err(|source| RedactError::Pattern {
                 name: extra.name.clone(),
                 source,
             })?;
-            rules.push(Rule::new(extra.name.clone(), regex, Gate::Always));
+            let re = meta::Regex::new(&extra.regex).map_err(|source| RedactError::Compile {
+                name: extra.name.clone(),
+                source: Box::new(source),
+            })?;
+            rules.push(scan::Rule::new(
+                extra.name.clone(),
+                scan::Find::Everywhere(re),
+                0,
+                None,
+                Gate::Always,
+            ));
+            anchors.push(&[]);
         }
         let allow = config
             .redact_allow
@@ -127,12 +126,11 @@ impl Redactor {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let set = RegexSet::new(rules.iter().map(|r| r.regex.as_str()))
-            .map_err(|source| RedactError::Set { source })?;
+        let scanner =
+            Scanner::new(rules, &anchors).map_err(|reason| RedactError::Anchors { reason })?;
         Ok(Redactor {
             enabled: config.redact,
-            rules,
-            set,
+            scanner,
             allow,
         })
     }
@@ -162,24 +160,32 @@ impl Redactor {
                 for item in map.values_mut() {
                     self.redact_value(item, counts);
                 }
-                if map.keys().any(|k| self.set.is_match(k)) {
-                    self.redact_keys(map, counts);
-                }
+                self.redact_keys(map, counts);
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
 
-    /// A map's keys cannot be changed in place: rebuild it. Two keys redacted to the same
-    /// text get `#2`, `#3`… so no value is lost.
+    /// A map's keys cannot be changed in place: when one needs redacting, rebuild the map.
+    /// Two keys redacted to the same text get `#2`, `#3`… so no value is lost.
     fn redact_keys(
         &self,
         map: &mut serde_json::Map<String, Value>,
         counts: &mut BTreeMap<String, u64>,
     ) {
+        let renamed: Vec<Option<String>> = map
+            .keys()
+            .map(|k| match self.redact_counted(k, counts) {
+                Cow::Owned(new) => Some(new),
+                Cow::Borrowed(_) => None,
+            })
+            .collect();
+        if renamed.iter().all(Option::is_none) {
+            return;
+        }
         let old = std::mem::take(map);
-        for (key, item) in old {
-            let mut key = self.redact_counted(&key, counts).into_owned();
+        for ((key, item), new) in old.into_iter().zip(renamed) {
+            let mut key = new.unwrap_or(key);
             if map.contains_key(&key) {
                 let base = key.clone();
                 let mut n = 2;
@@ -214,55 +220,38 @@ impl Redactor {
         let mut at = 0;
         for hit in hits {
             out.push_str(&text[at..hit.start]);
-            let name = &self.rules[hit.rule].name;
+            let name = self.scanner.rule_name(hit.rule);
             if name != PRIVATE {
                 out.push_str("[REDACTED:");
                 out.push_str(name);
                 out.push(']');
             }
-            *counts.entry(name.clone()).or_insert(0) += 1;
+            *counts.entry(name.to_owned()).or_insert(0) += 1;
             at = hit.end;
         }
         out.push_str(&text[at..]);
         Cow::Owned(out)
     }
 
-    /// The stretches to replace, sorted by position. Rules run in priority order and a
-    /// match overlapping one already taken is dropped: the specific rule knows where its
+    /// The stretches to replace, sorted by position. Where matches overlap the rule listed
+    /// first keeps its match and the other is dropped: the specific rule knows where its
     /// token ends (`user:ghs_…@github.com` keeps `@github.com`), and `<private>` comes first.
     fn hits(&self, text: &str) -> Vec<Hit> {
-        let matched = self.set.matches(text);
-        if !matched.matched_any() {
-            return Vec::new();
+        let mut candidates = Vec::new();
+        self.scanner.candidates(text, &mut candidates);
+        if candidates.is_empty() {
+            return candidates;
         }
-        let mut hits: Vec<Hit> = Vec::new();
-        for index in matched.iter() {
-            let rule = &self.rules[index];
-            for caps in rule.regex.captures_iter(text) {
-                let Some(m) = rule
-                    .secret_groups
-                    .iter()
-                    .find_map(|&g| caps.get(g))
-                    .or_else(|| caps.get(0))
-                else {
-                    continue;
-                };
-                let (start, end) = (m.start(), m.end());
-                if start == end || hits.iter().any(|h| start < h.end && h.start < end) {
-                    continue;
-                }
-                if !rule.gate.admits(m.as_str(), &caps, text) {
-                    continue;
-                }
-                if rule.name != PRIVATE && self.allowed(text, start, end) {
-                    continue;
-                }
-                hits.push(Hit {
-                    start,
-                    end,
-                    rule: index,
-                });
+        candidates.sort_by_key(|h| (h.rule, h.start));
+        let mut hits: Vec<Hit> = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            if hits.iter().any(|h| c.start < h.end && h.start < c.end) {
+                continue;
             }
+            if self.scanner.rule_name(c.rule) != PRIVATE && self.allowed(text, c.start, c.end) {
+                continue;
+            }
+            hits.push(c);
         }
         hits.sort_by_key(|h| h.start);
         hits

@@ -1,0 +1,268 @@
+//! Finding the secrets in one string: one SIMD pass (Teddy) for every rule's anchor
+//! literals, then each rule only where one of its anchors turned up, anchored or within a
+//! bounded window, so a clean string costs one pass whatever its length. Returns spans;
+//! no replacing, no counting (that is `mod.rs`).
+
+use aho_corasick::packed;
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex_automata::{Anchored, Input, meta};
+
+use super::assign::{self, Verdict};
+use super::gate::Gate;
+use super::rules::Quick;
+
+/// A stretch of a string to replace, and the rule (index) that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub rule: usize,
+}
+
+pub enum Find {
+    AtAnchor(meta::Regex),
+    Around(meta::Regex, usize),
+    Assignment,
+    AwsAssignment,
+    /// A rule from the config: no anchors known, so it runs over the whole string.
+    Everywhere(meta::Regex),
+}
+
+/// How far past its anchor an `Around` rule's match may end.
+const AROUND_AHEAD: usize = 1024;
+
+pub struct Rule {
+    pub name: String,
+    pub find: Find,
+    /// Capture groups named `secret…`: when present, the part redacted.
+    pub secret_groups: Vec<usize>,
+    /// How far before its anchor a match starts.
+    pub back: usize,
+    pub quick: Option<Quick>,
+    pub gate: Gate,
+}
+
+impl Rule {
+    pub fn new(name: String, find: Find, back: usize, quick: Option<Quick>, gate: Gate) -> Rule {
+        let secret_groups = match &find {
+            Find::AtAnchor(re) | Find::Around(re, _) | Find::Everywhere(re) => re
+                .group_info()
+                .pattern_names(regex_automata::PatternID::ZERO)
+                .enumerate()
+                .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
+                .map(|(i, _)| i)
+                .collect(),
+            Find::Assignment | Find::AwsAssignment => Vec::new(),
+        };
+        Rule {
+            name,
+            find,
+            secret_groups,
+            back,
+            quick,
+            gate,
+        }
+    }
+}
+
+/// The one pass over a string: packed SIMD search where the CPU has it, else a DFA.
+enum Finder {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Finder {
+    fn new(literals: &[&str]) -> Result<Finder, aho_corasick::BuildError> {
+        let mut config = packed::Config::new();
+        config.match_kind(packed::MatchKind::LeftmostFirst);
+        if let Some(searcher) = config.builder().extend(literals).build() {
+            return Ok(Finder::Packed(searcher));
+        }
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(literals)
+            .map(Finder::Automaton)
+    }
+
+    /// The next anchor starting at or after `from`: (literal index, position).
+    fn next(&self, text: &str, from: usize) -> Option<(usize, usize)> {
+        let m = match self {
+            Finder::Packed(s) => s.find_in(text, aho_corasick::Span::from(from..text.len())),
+            Finder::Automaton(ac) => ac.find(aho_corasick::Input::new(text).span(from..text.len())),
+        }?;
+        Some((m.pattern().as_usize(), m.start()))
+    }
+}
+
+pub struct Scanner {
+    finder: Option<Finder>,
+    /// The shortest anchor: shorter strings cannot hold one.
+    shortest: usize,
+    /// The rule naming assignments of AWS secret keys, when the table has one.
+    aws: Option<usize>,
+    /// For each anchor literal, the rules it starts, in priority order.
+    anchored: Vec<Vec<usize>>,
+    rules: Vec<Rule>,
+}
+
+impl Scanner {
+    /// `anchors[i]` are rule `i`'s literals (empty for `Everywhere` rules). Literals must
+    /// not be prefixes of one another: two anchors at one position would hide each other.
+    pub fn new(rules: Vec<Rule>, anchors: &[&[&'static str]]) -> Result<Scanner, String> {
+        let mut literals: Vec<&'static str> = Vec::new();
+        let mut anchored: Vec<Vec<usize>> = Vec::new();
+        for (rule, list) in anchors.iter().enumerate() {
+            for lit in list.iter() {
+                match literals.iter().position(|l| l == lit) {
+                    Some(i) => anchored[i].push(rule),
+                    None => {
+                        literals.push(lit);
+                        anchored.push(vec![rule]);
+                    }
+                }
+            }
+        }
+        for a in &literals {
+            if let Some(b) = literals.iter().find(|b| *b != a && b.starts_with(a)) {
+                return Err(format!("anchor {a:?} is a prefix of anchor {b:?}"));
+            }
+        }
+        let shortest = literals.iter().map(|l| l.len()).min().unwrap_or(0);
+        let aws = rules
+            .iter()
+            .position(|r| matches!(r.find, Find::AwsAssignment));
+        let finder = if literals.is_empty() {
+            None
+        } else {
+            Some(Finder::new(&literals).map_err(|e| e.to_string())?)
+        };
+        Ok(Scanner {
+            finder,
+            shortest,
+            aws,
+            anchored,
+            rules,
+        })
+    }
+
+    pub fn rule_name(&self, rule: usize) -> &str {
+        &self.rules[rule].name
+    }
+
+    /// Every admitted match in `text` (the allow-list aside), unsorted and overlapping.
+    pub fn candidates(&self, text: &str, out: &mut Vec<Hit>) {
+        if let Some(finder) = self.finder.as_ref().filter(|_| text.len() >= self.shortest) {
+            let mut from = 0;
+            // Key runs already parsed: `SECRET_TOKEN_KEY` is looked at once, not thrice.
+            let mut parsed_to = 0;
+            while let Some((lit, at)) = finder.next(text, from) {
+                // One byte on, not past the literal: anchors may overlap (`…-sk-proj…`).
+                from = at + 1;
+                for &rule in &self.anchored[lit] {
+                    if !matches!(self.rules[rule].find, Find::Assignment) {
+                        self.search(rule, text, at, out);
+                        continue;
+                    }
+                    if at < parsed_to {
+                        continue;
+                    }
+                    let Some(run) = assign::key_run(text, at) else {
+                        continue;
+                    };
+                    parsed_to = run.end;
+                    // Inside a run of word characters no token can start (they all begin
+                    // at a word boundary), so unless a `-` or `.` follows, skip the run.
+                    if !text.as_bytes()[at..run.end]
+                        .iter()
+                        .any(|&b| b == b'-' || b == b'.')
+                    {
+                        from = from.max(run.end);
+                    }
+                    self.assignment(rule, text, run, out);
+                }
+            }
+        }
+        for (rule, r) in self.rules.iter().enumerate() {
+            if let Find::Everywhere(re) = &r.find {
+                for m in re.find_iter(text) {
+                    self.push_match(rule, text, m, out);
+                }
+            }
+        }
+    }
+
+    fn assignment(&self, rule: usize, text: &str, run: std::ops::Range<usize>, out: &mut Vec<Hit>) {
+        let Some(a) = assign::parse(text, run) else {
+            return;
+        };
+        let named = match assign::admits(text, &a) {
+            Some(Verdict::AwsSecretKey) => self.aws.unwrap_or(rule),
+            Some(Verdict::Secret) => rule,
+            None => return,
+        };
+        out.push(hit(a.value.start, a.value.end, named));
+    }
+
+    /// Rule `rule` at the anchor found at `at`.
+    fn search(&self, rule: usize, text: &str, at: usize, out: &mut Vec<Hit>) {
+        let r = &self.rules[rule];
+        let Some(at) = at.checked_sub(r.back) else {
+            return;
+        };
+        if r.quick.is_some_and(|quick| !quick(text.as_bytes(), at)) {
+            return;
+        }
+        let (re, input) = match &r.find {
+            Find::AtAnchor(re) => (
+                re,
+                Input::new(text)
+                    .span(at..text.len())
+                    .anchored(Anchored::Yes),
+            ),
+            Find::Around(re, back) => {
+                let start = floor_char(text, at.saturating_sub(*back));
+                let end = floor_char(text, (at + AROUND_AHEAD).min(text.len()));
+                (re, Input::new(text).span(start..end))
+            }
+            Find::Assignment | Find::AwsAssignment | Find::Everywhere(_) => return,
+        };
+        // Most anchors fail within a few bytes: find the match first, groups only then.
+        if let Some(m) = re.search(&input) {
+            self.push_match(rule, text, m, out);
+        }
+    }
+
+    /// The part of match `m` to redact (its group named `secret…`, else all of it), if
+    /// the rule's gate lets it through.
+    fn push_match(&self, rule: usize, text: &str, m: regex_automata::Match, out: &mut Vec<Hit>) {
+        let r = &self.rules[rule];
+        let re = match &r.find {
+            Find::AtAnchor(re) | Find::Around(re, _) | Find::Everywhere(re) => re,
+            Find::Assignment | Find::AwsAssignment => return,
+        };
+        let mut span = m.span();
+        if !r.secret_groups.is_empty() {
+            let mut caps = re.create_captures();
+            let input = Input::new(text).span(m.range()).anchored(Anchored::Yes);
+            re.search_captures(&input, &mut caps);
+            // A config rule's alternative without the group redacts its whole match.
+            if let Some(group) = r.secret_groups.iter().find_map(|&g| caps.get_group(g)) {
+                span = group;
+            }
+        }
+        if span.start < span.end && r.gate.admits(&text[span.range()]) {
+            out.push(hit(span.start, span.end, rule));
+        }
+    }
+}
+
+fn hit(start: usize, end: usize, rule: usize) -> Hit {
+    Hit { start, end, rule }
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
