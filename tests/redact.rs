@@ -18,6 +18,26 @@ fn default_redactor() -> Redactor {
     Redactor::new(&Config::default()).unwrap()
 }
 
+/// `\n` is a newline and `\\` a backslash; any other backslash stays as it is.
+fn unescape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                out.push('\\');
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// (rule, input, expected output, number of secrets) for each corpus line.
 fn secret_cases() -> Vec<(String, String, String, u64)> {
     let text = std::fs::read_to_string(fixtures().join("secrets.txt")).unwrap();
@@ -27,7 +47,7 @@ fn secret_cases() -> Vec<(String, String, String, u64)> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
         let (rule, marked) = line.split_once('\t').expect("rule<TAB>text");
-        let marked = marked.replace("\\n", "\n");
+        let marked = unescape(marked);
         let input = marked.replace(['«', '»'], "");
         let mut expected = String::new();
         let mut rest = marked.as_str();
@@ -331,4 +351,51 @@ fn strings_without_secrets_are_borrowed() {
     ] {
         assert!(matches!(r.redact_str(text), Cow::Borrowed(_)), "{text}");
     }
+}
+
+#[test]
+fn a_secret_inside_a_private_block_goes_with_the_block() {
+    let r = default_redactor();
+    let mut value =
+        json!("keep <private>AKIAQZ75BU8787C5WDR3\nmore</private> AKIAB0IIBFPIDTC4ICOL");
+    let mut counts = BTreeMap::new();
+    r.redact_value(&mut value, &mut counts);
+    assert_eq!(value, json!("keep  [REDACTED:aws-access-key-id]"));
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            ("aws-access-key-id".to_owned(), 1),
+            ("private".to_owned(), 1)
+        ])
+    );
+}
+
+#[test]
+fn repeated_markers_are_handled_once_each() {
+    let r = default_redactor();
+    assert_eq!(r.redact_str(&"<private>".repeat(1000)), "");
+    let markers = "-----BEGIN RSA PRIVATE KEY-----\n".repeat(1000);
+    assert!(matches!(r.redact_str(&markers), Cow::Borrowed(_)));
+    let chained = "key=".repeat(5000);
+    assert!(matches!(r.redact_str(&chained), Cow::Borrowed(_)));
+    let urls = "https://u:Xk29fj3Lq@h ".repeat(100);
+    assert_eq!(
+        r.redact_str(&urls),
+        "https://u:[REDACTED:url-password]@h ".repeat(100)
+    );
+}
+
+#[test]
+fn one_redactor_serves_many_threads_alike() {
+    let r = default_redactor();
+    let cases = secret_cases();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for (_, input, expected, _) in &cases {
+                    assert_eq!(r.redact_str(input), *expected);
+                }
+            });
+        }
+    });
 }

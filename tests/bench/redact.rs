@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 const EVENTS: usize = 2000;
 const BATCH: usize = 500;
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 const TARGET_SHARE: f64 = 0.20;
 
 /// Ordinary source an agent reads and edits: this repository's own foundation files,
@@ -69,7 +69,12 @@ fn secret_lines() -> Vec<String> {
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once('\t'))
-        .map(|(_, text)| text.replace(['«', '»'], "").replace("\\n", "\n"))
+        .map(|(_, text)| {
+            text.replace(['«', '»'], "")
+                .replace("\\\\", "\u{0}")
+                .replace("\\n", "\n")
+                .replace('\u{0}', "\\")
+        })
         .collect()
 }
 
@@ -237,6 +242,33 @@ fn report(label: &str, files: &[&str], secrets: &[String], redactor: &Redactor) 
     );
 }
 
+/// Strings built to make a careless scanner quadratic: one MiB of a repeated anchor each.
+/// The redactor should stay in the hundreds of MB/s on every one of them.
+fn adversarial(redactor: &Redactor) {
+    let units = [
+        "<private>",
+        "-----BEGIN RSA PRIVATE KEY-----\n",
+        "key=",
+        "SECRET_TOKEN_KEY",
+        "-sk-",
+        "Bearer ",
+        "https://u:p@",
+        "eyJ",
+        "AKIA",
+    ];
+    println!("adversarial strings, 1 MiB each:");
+    for unit in units {
+        let text = unit.repeat((1 << 20) / unit.len());
+        let start = Instant::now();
+        black_box(redactor.redact_str(&text));
+        let took = start.elapsed();
+        println!(
+            "  {unit:?} repeated: {:>8.1} MB/s",
+            text.len() as f64 / 1e6 / took.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let secrets = secret_lines();
     let start = Instant::now();
@@ -247,4 +279,5 @@ fn main() {
     );
     report("agent mix (target)", AGENT_FILES, &secrets, &redactor);
     report("token-dense worst case", DENSE_FILES, &secrets, &redactor);
+    adversarial(&redactor);
 }

@@ -77,29 +77,31 @@ fn skip_blanks(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The run of key characters around byte `at` (where a keyword was found), unless it is
-/// too long to be a name.
-pub fn key_run(text: &str, at: usize) -> Option<Range<usize>> {
+/// The run of key characters around byte `at` (where a keyword was found). A run too long
+/// to be a name gives `Err(p)`: no key starts in it before `p`, so anchors up to there can
+/// be passed over.
+pub fn key_run(text: &str, at: usize) -> Result<Range<usize>, usize> {
     let b = text.as_bytes();
-    let mut start = at;
-    while start > 0 && is_key_byte(b[start - 1]) {
-        start -= 1;
-        if at - start > MAX_KEY {
-            return None;
-        }
-    }
     let mut end = at;
     while end < b.len() && is_key_byte(b[end]) {
         end += 1;
-        if end - start > MAX_KEY {
-            return None;
+        if end - at > MAX_KEY {
+            return Err(end);
         }
     }
-    Some(start..end)
+    let mut start = at;
+    while start > 0 && is_key_byte(b[start - 1]) {
+        start -= 1;
+        if end - start > MAX_KEY {
+            return Err(end);
+        }
+    }
+    Ok(start..end)
 }
 
-/// The assignment whose key is the run `key`, if one follows it.
-pub fn parse(text: &str, key: Range<usize>) -> Option<Assignment<'_>> {
+/// The assignment whose key is the run `key`, if one follows it. Otherwise `Err(p)`:
+/// keywords before `p` belong to this key or to its overlong value, none starts a key.
+pub fn parse(text: &str, key: Range<usize>) -> Result<Assignment<'_>, usize> {
     let b = text.as_bytes();
     let (start, end) = (key.start, key.end);
     // The close of a quoted or indexed key: `"key": …`, `\"key\": …`, `env["KEY"] = …`.
@@ -115,41 +117,37 @@ pub fn parse(text: &str, key: Range<usize>) -> Option<Assignment<'_>> {
     i = skip_blanks(b, i);
     let op_len = match (b.get(i), b.get(i + 1)) {
         // `==` compares and `::` is a path: neither assigns.
-        (Some(b'='), Some(b'=')) | (Some(b':'), Some(b':')) => return None,
+        (Some(b'='), Some(b'=')) | (Some(b':'), Some(b':')) => return Err(end),
         (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) | (Some(b'?' | b'+'), Some(b'=')) => 2,
         (Some(b'=' | b':'), _) => 1,
-        _ => return None,
+        _ => return Err(end),
     };
     let op = &text[i..i + op_len];
     i = skip_blanks(b, i + op_len);
     let open = if b.get(i) == Some(&b'\\') { i + 1 } else { i };
-    let (value, quoted) = if is_quote(b.get(open)) {
-        let from = open + 1;
-        let mut k = from;
-        while k < b.len() && !ends_quoted(b[k]) {
-            k += 1;
-        }
-        let close = if b.get(k) == Some(&b'\\') { k + 1 } else { k };
-        if k == from || k - from > MAX_VALUE || !is_quote(b.get(close)) {
-            return None;
-        }
-        (from..k, true)
-    } else if open == i {
-        let mut k = i;
-        while k < b.len() && !ends_bare(b[k]) {
-            k += 1;
-        }
-        if k == i || k - i > MAX_VALUE {
-            return None;
-        }
-        (i..k, false)
-    } else {
-        return None;
-    };
-    Some(Assignment {
+    let quoted = is_quote(b.get(open));
+    if !quoted && open != i {
+        return Err(end);
+    }
+    let from = if quoted { open + 1 } else { i };
+    let stop = if quoted { ends_quoted } else { ends_bare };
+    // One byte past the longest value, so an overlong one is seen without reading it all.
+    let limit = b.len().min(from + MAX_VALUE + 1);
+    let mut k = from;
+    while k < limit && !stop(b[k]) {
+        k += 1;
+    }
+    if k - from > MAX_VALUE {
+        return Err(k);
+    }
+    let closed = !quoted || is_quote(b.get(if b.get(k) == Some(&b'\\') { k + 1 } else { k }));
+    if k == from || !closed {
+        return Err(end.max(k));
+    }
+    Ok(Assignment {
         key_text: &text[start..end],
         op,
-        value,
+        value: from..k,
         quoted,
     })
 }
@@ -241,7 +239,9 @@ mod tests {
 
     fn value_of(text: &str) -> Option<&str> {
         let at = text.find("KEY").or_else(|| text.find("key"))?;
-        parse(text, key_run(text, at)?).map(|a| &text[a.value])
+        parse(text, key_run(text, at).ok()?)
+            .ok()
+            .map(|a| &text[a.value])
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Redactor {
             };
             let find = match b.find {
                 rules::Find::AtAnchor(p) => scan::Find::AtAnchor(compile(p)?),
-                rules::Find::Around(p, back) => scan::Find::Around(compile(p)?, back),
+                rules::Find::AtScheme(p) => scan::Find::AtScheme(compile(p)?),
                 rules::Find::Assignment => scan::Find::Assignment,
                 rules::Find::AwsAssignment => scan::Find::AwsAssignment,
             };
@@ -173,14 +173,15 @@ impl Redactor {
         map: &mut serde_json::Map<String, Value>,
         counts: &mut BTreeMap<String, u64>,
     ) {
-        let renamed: Vec<Option<String>> = map
-            .keys()
-            .map(|k| match self.redact_counted(k, counts) {
-                Cow::Owned(new) => Some(new),
-                Cow::Borrowed(_) => None,
-            })
-            .collect();
-        if renamed.iter().all(Option::is_none) {
+        // Allocated only when some key changes: most objects have none to redact.
+        let mut renamed: Vec<Option<String>> = Vec::new();
+        for (i, key) in map.keys().enumerate() {
+            if let Cow::Owned(new) = self.redact_counted(key, counts) {
+                renamed.resize(map.len(), None);
+                renamed[i] = Some(new);
+            }
+        }
+        if renamed.is_empty() {
             return;
         }
         let old = std::mem::take(map);
@@ -243,25 +244,53 @@ impl Redactor {
             return candidates;
         }
         candidates.sort_by_key(|h| (h.rule, h.start));
-        let mut hits: Vec<Hit> = Vec::with_capacity(candidates.len());
+        // Taken stretches by start; they never overlap, so only the neighbours can clash.
+        let mut taken: BTreeMap<usize, Hit> = BTreeMap::new();
+        let mut allowed: Option<AllowSpans> = None;
         for c in candidates {
-            if hits.iter().any(|h| c.start < h.end && h.start < c.end) {
+            let before = taken.range(..c.end).next_back();
+            if before.is_some_and(|(_, h)| c.start < h.end) {
                 continue;
             }
-            if self.scanner.rule_name(c.rule) != PRIVATE && self.allowed(text, c.start, c.end) {
-                continue;
+            if self.scanner.rule_name(c.rule) != PRIVATE && !self.allow.is_empty() {
+                let spans = allowed.get_or_insert_with(|| self.allowed_spans(text));
+                if spans.cover(c.start, c.end) {
+                    continue;
+                }
             }
-            hits.push(c);
+            taken.insert(c.start, c);
         }
-        hits.sort_by_key(|h| h.start);
-        hits
+        taken.into_values().collect()
     }
 
-    /// Whether an allow-list match covers `start..end` entirely.
-    fn allowed(&self, text: &str, start: usize, end: usize) -> bool {
-        self.allow.iter().any(|re| {
-            re.find_iter(text)
-                .any(|m| m.start() <= start && end <= m.end())
-        })
+    /// Every allow-list match in `text`: a redaction wholly inside one is skipped.
+    fn allowed_spans(&self, text: &str) -> AllowSpans {
+        let mut spans: Vec<(usize, usize)> = self
+            .allow
+            .iter()
+            .flat_map(|re| re.find_iter(text).map(|m| (m.start(), m.end())))
+            .collect();
+        spans.sort_unstable();
+        let mut reach = Vec::with_capacity(spans.len());
+        let mut furthest = 0;
+        for &(_, end) in &spans {
+            furthest = furthest.max(end);
+            reach.push(furthest);
+        }
+        AllowSpans { spans, reach }
+    }
+}
+
+/// Allow-list matches by start, with the furthest end reached so far: a stretch is covered
+/// when some match starting at or before it reaches past its end.
+struct AllowSpans {
+    spans: Vec<(usize, usize)>,
+    reach: Vec<usize>,
+}
+
+impl AllowSpans {
+    fn cover(&self, start: usize, end: usize) -> bool {
+        let starting_before = self.spans.partition_point(|&(s, _)| s <= start);
+        starting_before > 0 && self.reach[starting_before - 1] >= end
     }
 }

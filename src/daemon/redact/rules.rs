@@ -18,8 +18,8 @@ pub const PRIVATE: &str = "private";
 pub enum Find {
     /// The regex, run anchored at `p` (the anchor is where every match starts).
     AtAnchor(&'static str),
-    /// The regex, run within `p - back .. p + 1024` (the anchor sits inside the match).
-    Around(&'static str, usize),
+    /// The regex, run anchored at the URL scheme that ends at the anchor `://` at `p`.
+    AtScheme(&'static str),
     /// The `KEY = value` parser of `assign.rs`, around the keyword at `p`.
     Assignment,
     /// Assignments that parser finds whose key and value are an AWS secret key's.
@@ -62,11 +62,13 @@ pub const BUILTIN: &[Builtin] = &[
         name: "private-key",
         anchors: &["-----BEGIN"],
         back: 0,
-        // A complete block (body in PEM characters only, so code that names both markers
-        // does not match), or a truncated one (output cut mid-key) whose body runs on.
+        // A complete block, or a truncated one (output cut mid-key) whose body runs on.
+        // The body holds base64, blanks, escaped newlines and `Name: value` headers, but
+        // no `-`: so the search stops at the next marker, whatever the text around.
         find: Find::AtAnchor(concat!(
             r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
-            r"(?:[\s\\A-Za-z0-9+/=:,.-]*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+            r"(?:(?:[\s\\A-Za-z0-9+/=]|[A-Za-z-]{1,32}: [^\r\n\\]{0,200})*",
+            r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
             r"|[\r\n\t\\A-Za-z0-9+/=]{64,})",
         )),
         quick: None,
@@ -164,13 +166,10 @@ pub const BUILTIN: &[Builtin] = &[
         anchors: &["://"],
         back: 0,
         // scheme://user:PASSWORD@host: the user and host stay, the password goes.
-        find: Find::Around(
-            concat!(
-                r#"[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/?#@"'<>]{0,128}:"#,
-                r#"(?P<secret>[^\s/?#@"'<>]{1,256})@[A-Za-z0-9\[]"#,
-            ),
-            32,
-        ),
+        find: Find::AtScheme(concat!(
+            r#"[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/?#@"'<>]{0,128}:"#,
+            r#"(?P<secret>[^\s/?#@"'<>]{1,256})@[A-Za-z0-9\[]"#,
+        )),
         quick: Some(url_userinfo),
         gate: Gate::UrlPassword,
     },

@@ -21,15 +21,17 @@ pub struct Hit {
 
 pub enum Find {
     AtAnchor(meta::Regex),
-    Around(meta::Regex, usize),
+    AtScheme(meta::Regex),
     Assignment,
     AwsAssignment,
     /// A rule from the config: no anchors known, so it runs over the whole string.
     Everywhere(meta::Regex),
 }
 
-/// How far past its anchor an `Around` rule's match may end.
-const AROUND_AHEAD: usize = 1024;
+/// How far past its `://` a URL rule's match may end.
+const URL_AHEAD: usize = 1024;
+/// The longest URL scheme a URL rule takes (`[A-Za-z][A-Za-z0-9+.-]{1,30}`).
+const SCHEME_MAX: usize = 31;
 
 pub struct Rule {
     pub name: String,
@@ -45,7 +47,7 @@ pub struct Rule {
 impl Rule {
     pub fn new(name: String, find: Find, back: usize, quick: Option<Quick>, gate: Gate) -> Rule {
         let secret_groups = match &find {
-            Find::AtAnchor(re) | Find::Around(re, _) | Find::Everywhere(re) => re
+            Find::AtAnchor(re) | Find::AtScheme(re) | Find::Everywhere(re) => re
                 .group_info()
                 .pattern_names(regex_automata::PatternID::ZERO)
                 .enumerate()
@@ -152,33 +154,20 @@ impl Scanner {
     /// Every admitted match in `text` (the allow-list aside), unsorted and overlapping.
     pub fn candidates(&self, text: &str, out: &mut Vec<Hit>) {
         if let Some(finder) = self.finder.as_ref().filter(|_| text.len() >= self.shortest) {
-            let mut from = 0;
-            // Key runs already parsed: `SECRET_TOKEN_KEY` is looked at once, not thrice.
-            let mut parsed_to = 0;
-            while let Some((lit, at)) = finder.next(text, from) {
+            let mut progress = Progress {
+                from: 0,
+                parsed_to: 0,
+                matched_to: Vec::new(),
+            };
+            while let Some((lit, at)) = finder.next(text, progress.from) {
                 // One byte on, not past the literal: anchors may overlap (`…-sk-proj…`).
-                from = at + 1;
+                progress.from = at + 1;
                 for &rule in &self.anchored[lit] {
-                    if !matches!(self.rules[rule].find, Find::Assignment) {
-                        self.search(rule, text, at, out);
-                        continue;
+                    if matches!(self.rules[rule].find, Find::Assignment) {
+                        self.assignment(rule, text, at, &mut progress, out);
+                    } else {
+                        self.search(rule, text, at, &mut progress, out);
                     }
-                    if at < parsed_to {
-                        continue;
-                    }
-                    let Some(run) = assign::key_run(text, at) else {
-                        continue;
-                    };
-                    parsed_to = run.end;
-                    // Inside a run of word characters no token can start (they all begin
-                    // at a word boundary), so unless a `-` or `.` follows, skip the run.
-                    if !text.as_bytes()[at..run.end]
-                        .iter()
-                        .any(|&b| b == b'-' || b == b'.')
-                    {
-                        from = from.max(run.end);
-                    }
-                    self.assignment(rule, text, run, out);
                 }
             }
         }
@@ -191,10 +180,43 @@ impl Scanner {
         }
     }
 
-    fn assignment(&self, rule: usize, text: &str, run: std::ops::Range<usize>, out: &mut Vec<Hit>) {
-        let Some(a) = assign::parse(text, run) else {
+    /// The `KEY = value` rule at the keyword found at `at`.
+    fn assignment(
+        &self,
+        rule: usize,
+        text: &str,
+        at: usize,
+        progress: &mut Progress,
+        out: &mut Vec<Hit>,
+    ) {
+        if at < progress.parsed_to {
             return;
+        }
+        let run = match assign::key_run(text, at) {
+            Ok(run) => run,
+            Err(past) => {
+                progress.parsed_to = past;
+                return;
+            }
         };
+        progress.parsed_to = run.end;
+        // No token starts inside a run of word characters (they all begin at a word
+        // boundary), so unless a `-` or `.` follows in it, the search skips the run.
+        if !text.as_bytes()[at..run.end]
+            .iter()
+            .any(|&b| b == b'-' || b == b'.')
+        {
+            progress.from = progress.from.max(run.end);
+        }
+        // Keywords inside the value are part of it (`a=key=b`), not keys of their own.
+        let a = match assign::parse(text, run) {
+            Ok(a) => a,
+            Err(past) => {
+                progress.parsed_to = past;
+                return;
+            }
+        };
+        progress.parsed_to = a.value.end;
         let named = match assign::admits(text, &a) {
             Some(Verdict::AwsSecretKey) => self.aws.unwrap_or(rule),
             Some(Verdict::Secret) => rule,
@@ -204,11 +226,21 @@ impl Scanner {
     }
 
     /// Rule `rule` at the anchor found at `at`.
-    fn search(&self, rule: usize, text: &str, at: usize, out: &mut Vec<Hit>) {
+    fn search(
+        &self,
+        rule: usize,
+        text: &str,
+        at: usize,
+        progress: &mut Progress,
+        out: &mut Vec<Hit>,
+    ) {
         let r = &self.rules[rule];
         let Some(at) = at.checked_sub(r.back) else {
             return;
         };
+        if progress.matched_to.get(rule).is_some_and(|&end| at < end) {
+            return;
+        }
         if r.quick.is_some_and(|quick| !quick(text.as_bytes(), at)) {
             return;
         }
@@ -219,15 +251,24 @@ impl Scanner {
                     .span(at..text.len())
                     .anchored(Anchored::Yes),
             ),
-            Find::Around(re, back) => {
-                let start = floor_char(text, at.saturating_sub(*back));
-                let end = floor_char(text, (at + AROUND_AHEAD).min(text.len()));
-                (re, Input::new(text).span(start..end))
+            Find::AtScheme(re) => {
+                let Some(start) = scheme_start(text.as_bytes(), at) else {
+                    return;
+                };
+                let end = floor_char(text, (at + URL_AHEAD).min(text.len()));
+                (
+                    re,
+                    Input::new(text).span(start..end).anchored(Anchored::Yes),
+                )
             }
             Find::Assignment | Find::AwsAssignment | Find::Everywhere(_) => return,
         };
         // Most anchors fail within a few bytes: find the match first, groups only then.
         if let Some(m) = re.search(&input) {
+            if progress.matched_to.is_empty() {
+                progress.matched_to = vec![0; self.rules.len()];
+            }
+            progress.matched_to[rule] = m.end();
             self.push_match(rule, text, m, out);
         }
     }
@@ -237,7 +278,7 @@ impl Scanner {
     fn push_match(&self, rule: usize, text: &str, m: regex_automata::Match, out: &mut Vec<Hit>) {
         let r = &self.rules[rule];
         let re = match &r.find {
-            Find::AtAnchor(re) | Find::Around(re, _) | Find::Everywhere(re) => re,
+            Find::AtAnchor(re) | Find::AtScheme(re) | Find::Everywhere(re) => re,
             Find::Assignment | Find::AwsAssignment => return,
         };
         let mut span = m.span();
@@ -256,8 +297,33 @@ impl Scanner {
     }
 }
 
+/// Where the scan of one string stands, so that no rule looks at a stretch twice: a
+/// string of `<private>` tags or `key=key=key…` costs one pass, not one per anchor.
+struct Progress {
+    /// Where the anchor search resumes.
+    from: usize,
+    /// Keyword anchors before this lie in a key or value already parsed.
+    parsed_to: usize,
+    /// Per rule, the end of its last regex match (empty until a first match).
+    matched_to: Vec<usize>,
+}
+
 fn hit(start: usize, end: usize, rule: usize) -> Hit {
     Hit { start, end, rule }
+}
+
+/// Where the URL scheme ending at `at` starts: the leftmost letter followed only by scheme
+/// characters up to `at`, at most `SCHEME_MAX` back; as the regex would start.
+fn scheme_start(b: &[u8], at: usize) -> Option<usize> {
+    let scheme = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-');
+    let mut start = at;
+    while start > 0 && at - start < SCHEME_MAX && scheme(b[start - 1]) {
+        start -= 1;
+    }
+    while start < at && !b[start].is_ascii_alphabetic() {
+        start += 1;
+    }
+    (at - start >= 2).then_some(start)
 }
 
 fn floor_char(text: &str, mut i: usize) -> usize {
