@@ -32,43 +32,28 @@ fn is_quote(b: Option<&u8>) -> bool {
     matches!(b, Some(b'"' | b'\'' | b'`'))
 }
 
-/// Where an unquoted value ends: whitespace, quotes, separators, brackets, `$` (a
-/// variable), `\`, `|` and `:`.
-fn ends_bare(b: u8) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t'
-            | b'\n'
-            | b'\r'
-            | b'\x0c'
-            | b'"'
-            | b'\''
-            | b'`'
-            | b','
-            | b';'
-            | b'&'
-            | b'<'
-            | b'>'
-            | b'('
-            | b')'
-            | b'{'
-            | b'}'
-            | b'['
-            | b']'
-            | b'$'
-            | b'\\'
-            | b'|'
-            | b':'
-    )
+/// A byte table: `true` for the listed bytes and ASCII whitespace.
+const fn stops(listed: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let blanks = b" \t\n\r\x0c";
+    let mut i = 0;
+    while i < blanks.len() {
+        table[blanks[i] as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < listed.len() {
+        table[listed[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
-/// Where a quoted value ends: any quote, a backslash or whitespace.
-fn ends_quoted(b: u8) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'"' | b'\'' | b'`' | b'\\'
-    )
-}
+/// Where an unquoted value ends: whitespace, quotes, separators, brackets, `$` (a
+/// variable), `\`, `|` and `:`.
+const ENDS_BARE: [bool; 256] = stops(b"\"'`,;&<>(){}[]$\\|:");
+/// Where a quoted value ends: whitespace, any quote or a backslash.
+const ENDS_QUOTED: [bool; 256] = stops(b"\"'`\\");
 
 fn skip_blanks(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t')) {
@@ -130,11 +115,11 @@ pub fn parse(text: &str, key: Range<usize>) -> Result<Assignment<'_>, usize> {
         return Err(end);
     }
     let from = if quoted { open + 1 } else { i };
-    let stop = if quoted { ends_quoted } else { ends_bare };
+    let stop = if quoted { &ENDS_QUOTED } else { &ENDS_BARE };
     // One byte past the longest value, so an overlong one is seen without reading it all.
     let limit = b.len().min(from + MAX_VALUE + 1);
     let mut k = from;
-    while k < limit && !stop(b[k]) {
+    while k < limit && !stop[usize::from(b[k])] {
         k += 1;
     }
     if k - from > MAX_VALUE {

@@ -15,9 +15,10 @@
 
 /// Bits per character of `s`'s byte distribution.
 pub fn shannon(s: &str) -> f64 {
-    let mut counts = [0u32; 256];
+    // Candidates are at most a few KiB: u16 counts keep the table to 512 bytes.
+    let mut counts = [0u16; 256];
     for b in s.bytes() {
-        counts[usize::from(b)] += 1;
+        counts[usize::from(b)] = counts[usize::from(b)].saturating_add(1);
     }
     let len = s.len() as f64;
     counts
@@ -53,19 +54,20 @@ fn class(b: u8) -> Class {
 /// Share of neighbouring characters (separators skipped) that switch class, not counting
 /// the capital that starts a camelCase word.
 fn switch_ratio(s: &str) -> f64 {
-    let classes: Vec<Class> = s
-        .bytes()
-        .map(class)
-        .filter(|c| *c != Class::Separator)
-        .collect();
-    if classes.len() < 2 {
+    let (mut prev, mut pairs, mut switches) = (None, 0usize, 0usize);
+    for c in s.bytes().map(class).filter(|c| *c != Class::Separator) {
+        if let Some(p) = prev {
+            pairs += 1;
+            if p != c && !(p == Class::Upper && c == Class::Lower) {
+                switches += 1;
+            }
+        }
+        prev = Some(c);
+    }
+    if pairs == 0 {
         return 0.0;
     }
-    let switches = classes
-        .windows(2)
-        .filter(|w| w[0] != w[1] && !(w[0] == Class::Upper && w[1] == Class::Lower))
-        .count();
-    switches as f64 / (classes.len() - 1) as f64
+    switches as f64 / pairs as f64
 }
 
 const TOKEN_MIN_LEN: usize = 16;
@@ -79,8 +81,8 @@ pub fn looks_random(s: &str) -> bool {
     s.len() >= TOKEN_MIN_LEN
         && s.bytes().any(|b| b.is_ascii_digit())
         && s.bytes().any(|b| b.is_ascii_alphabetic())
-        && shannon(s) >= TOKEN_MIN_BITS
         && switch_ratio(s) >= TOKEN_MIN_SWITCHES
+        && shannon(s) >= TOKEN_MIN_BITS
 }
 
 /// A password someone chose: long enough, two character classes (separators do not count,
