@@ -156,7 +156,7 @@ pub fn admits(text: &str, a: &Assignment<'_>) -> Option<Verdict> {
             return None;
         }
         let env_style = is_env_name(a.key_text) && matches!(a.op, "=" | ":");
-        if is_code_reference(value, env_style) {
+        if is_code_reference(value, env_style) || is_type_annotation(text, a) {
             return None;
         }
     }
@@ -164,7 +164,7 @@ pub fn admits(text: &str, a: &Assignment<'_>) -> Option<Verdict> {
         KeyClass::Password => looks_like_password(value),
         KeyClass::Token => looks_random(value),
     };
-    if !shaped || is_placeholder(value) {
+    if !shaped || is_placeholder(value) || (a.quoted && is_field_name(value)) {
         return None;
     }
     Some(if is_aws_secret_key(a.key_text, value) {
@@ -195,9 +195,10 @@ fn is_env_name(key: &str) -> bool {
 }
 
 /// A bare value that is code, not data: a dotted path (`process.env.TOKEN`,
-/// `self.password`) always; outside env-style lines also a constant (`DEFAULT_TOKEN`), a
-/// variable named after a secret (`apiKey`, `dbPassword`) or an identifier without digits
-/// (`hashedPass`). Passwords people choose carry digits (`Summer2024`) and still count.
+/// `self.password`) or a constant (`DEFAULT_TOKEN`, `WIN32_ERROR`) always; outside
+/// env-style lines also a variable named after a secret (`apiKey`, `dbPassword`) or an
+/// identifier without digits (`hashedPass`). Passwords people choose carry digits
+/// (`Summer2024`) and still count.
 fn is_code_reference(value: &str, env_style: bool) -> bool {
     let ident = |s: &str| {
         let mut b = s.bytes();
@@ -208,14 +209,47 @@ fn is_code_reference(value: &str, env_style: bool) -> bool {
     if value.contains('.') && value.split('.').all(ident) {
         return true;
     }
-    if env_style || !ident(value) {
-        return false;
-    }
     let constant = value.contains('_')
+        && value.bytes().next().is_some_and(|c| c.is_ascii_uppercase())
         && value
             .bytes()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
-    constant || names_secret_word(value) || !value.bytes().any(|c| c.is_ascii_digit())
+    if constant {
+        return true;
+    }
+    if env_style || !ident(value) {
+        return false;
+    }
+    names_secret_word(value) || !value.bytes().any(|c| c.is_ascii_digit())
+}
+
+/// `"challengePassword"`, `"api_key"`: a quoted name that says what it names, without the
+/// digits chosen passwords carry (`"Passw0rd2024"` still counts).
+fn is_field_name(value: &str) -> bool {
+    let mut b = value.bytes();
+    let name = b
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphabetic() || c == b'_');
+    name && names_secret_word(value)
+}
+
+/// `NAME: Type = …`, `name: Option<T>`, `field: Type;`: after a `:`, a bare word followed
+/// by `=`, `<` or `;` is a declared type, not a value.
+fn is_type_annotation(text: &str, a: &Assignment<'_>) -> bool {
+    let b = text.as_bytes();
+    if a.quoted || a.op != ":" {
+        return false;
+    }
+    if b.get(a.value.end) == Some(&b'<') {
+        return true;
+    }
+    let next = skip_blanks(b, a.value.end);
+    match (b.get(next), b.get(next + 1)) {
+        (Some(b'='), Some(b'=')) => false,
+        (Some(b'=' | b';'), _) => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

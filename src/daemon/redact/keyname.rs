@@ -77,7 +77,8 @@ const NOT_SECRET: &[&str] = &[
 
 /// Whether `key` names a secret, and which kind. The keyword must be the whole name or
 /// start a new word in it: after `_`, `-` or `.`, at a camelCase hump, or after a glue
-/// word. A bare `key` or `pass` is too common (maps, React lists) to count alone.
+/// word. A bare `key`, `pass` or `pwd` is too common (maps, React lists, the shell's
+/// working directory) to count alone.
 pub fn key_class(key: &str) -> Option<KeyClass> {
     let key = key.trim_start_matches(['-', '.', '_']).as_bytes();
     let ends_with = |word: &str| {
@@ -88,7 +89,7 @@ pub fn key_class(key: &str) -> Option<KeyClass> {
     let cut = key.len() - word.len();
     let (prefix, tail) = (&key[..cut], &key[cut..]);
     let starts_word = match prefix.last() {
-        None => !matches!(*word, "key" | "pass"),
+        None => !matches!(*word, "key" | "pass" | "pwd"),
         Some(b'_' | b'-' | b'.') => true,
         Some(c) => {
             let hump =
@@ -114,14 +115,18 @@ pub fn key_class(key: &str) -> Option<KeyClass> {
     Some(*class)
 }
 
-/// Whether `value` contains a secret word (`apiKey`, `dbPassword`): a variable named
-/// after the secret it holds, not the secret.
+/// Whether `value` contains a secret word (`apiKey`, `dbPassword`, `challengePassword`):
+/// a name for the secret, not the secret. `pass` and `pwd` are too short to tell.
 pub fn names_secret_word(value: &str) -> bool {
     let b = value.as_bytes();
-    KEYWORDS.iter().any(|(w, _)| {
-        b.windows(w.len())
-            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
-    })
+    KEYWORDS
+        .iter()
+        .filter(|(w, _)| w.len() > 4)
+        .chain(&[("key", KeyClass::Token)])
+        .any(|(w, _)| {
+            b.windows(w.len())
+                .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+        })
 }
 
 #[cfg(test)]
