@@ -3,6 +3,7 @@
 //! `<private>…</private>` blocks vanish. Compiled once per daemon from the config; never
 //! touches the outbox, the network or the log (counts go back to the caller).
 
+mod anchors;
 mod assign;
 mod entropy;
 mod gate;

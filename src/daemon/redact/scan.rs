@@ -3,10 +3,9 @@
 //! bounded window, so a clean string costs one pass whatever its length. Returns spans;
 //! no replacing, no counting (that is `mod.rs`).
 
-use aho_corasick::packed;
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::{Anchored, Input, meta};
 
+use super::anchors::Anchors;
 use super::assign::{self, Verdict};
 use super::gate::Gate;
 use super::rules::Quick;
@@ -67,82 +66,22 @@ impl Rule {
     }
 }
 
-/// The one pass over a string: packed SIMD search where the CPU has it, else a DFA.
-enum Finder {
-    Packed(packed::Searcher),
-    Automaton(AhoCorasick),
-}
-
-impl Finder {
-    fn new(literals: &[&str]) -> Result<Finder, aho_corasick::BuildError> {
-        let mut config = packed::Config::new();
-        config.match_kind(packed::MatchKind::LeftmostFirst);
-        if let Some(searcher) = config.builder().extend(literals).build() {
-            return Ok(Finder::Packed(searcher));
-        }
-        AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(literals)
-            .map(Finder::Automaton)
-    }
-
-    /// The next anchor starting at or after `from`: (literal index, position).
-    fn next(&self, text: &str, from: usize) -> Option<(usize, usize)> {
-        let m = match self {
-            Finder::Packed(s) => s.find_in(text, aho_corasick::Span::from(from..text.len())),
-            Finder::Automaton(ac) => ac.find(aho_corasick::Input::new(text).span(from..text.len())),
-        }?;
-        Some((m.pattern().as_usize(), m.start()))
-    }
-}
-
 pub struct Scanner {
-    finder: Option<Finder>,
-    /// The shortest anchor: shorter strings cannot hold one.
-    shortest: usize,
+    anchors: Anchors,
     /// The rule naming assignments of AWS secret keys, when the table has one.
     aws: Option<usize>,
-    /// For each anchor literal, the rules it starts, in priority order.
-    anchored: Vec<Vec<usize>>,
     rules: Vec<Rule>,
 }
 
 impl Scanner {
-    /// `anchors[i]` are rule `i`'s literals (empty for `Everywhere` rules). Literals must
-    /// not be prefixes of one another: two anchors at one position would hide each other.
+    /// `anchors[i]` are rule `i`'s literals (empty for `Everywhere` rules).
     pub fn new(rules: Vec<Rule>, anchors: &[&[&'static str]]) -> Result<Scanner, String> {
-        let mut literals: Vec<&'static str> = Vec::new();
-        let mut anchored: Vec<Vec<usize>> = Vec::new();
-        for (rule, list) in anchors.iter().enumerate() {
-            for lit in list.iter() {
-                match literals.iter().position(|l| l == lit) {
-                    Some(i) => anchored[i].push(rule),
-                    None => {
-                        literals.push(lit);
-                        anchored.push(vec![rule]);
-                    }
-                }
-            }
-        }
-        for a in &literals {
-            if let Some(b) = literals.iter().find(|b| *b != a && b.starts_with(a)) {
-                return Err(format!("anchor {a:?} is a prefix of anchor {b:?}"));
-            }
-        }
-        let shortest = literals.iter().map(|l| l.len()).min().unwrap_or(0);
         let aws = rules
             .iter()
             .position(|r| matches!(r.find, Find::AwsAssignment));
-        let finder = if literals.is_empty() {
-            None
-        } else {
-            Some(Finder::new(&literals).map_err(|e| e.to_string())?)
-        };
         Ok(Scanner {
-            finder,
-            shortest,
+            anchors: Anchors::new(anchors)?,
             aws,
-            anchored,
             rules,
         })
     }
@@ -153,21 +92,19 @@ impl Scanner {
 
     /// Every admitted match in `text` (the allow-list aside), unsorted and overlapping.
     pub fn candidates(&self, text: &str, out: &mut Vec<Hit>) {
-        if let Some(finder) = self.finder.as_ref().filter(|_| text.len() >= self.shortest) {
-            let mut progress = Progress {
-                from: 0,
-                parsed_to: 0,
-                matched_to: Vec::new(),
-            };
-            while let Some((lit, at)) = finder.next(text, progress.from) {
-                // One byte on, not past the literal: anchors may overlap (`…-sk-proj…`).
-                progress.from = at + 1;
-                for &rule in &self.anchored[lit] {
-                    if matches!(self.rules[rule].find, Find::Assignment) {
-                        self.assignment(rule, text, at, &mut progress, out);
-                    } else {
-                        self.search(rule, text, at, &mut progress, out);
-                    }
+        let mut progress = Progress {
+            from: 0,
+            parsed_to: 0,
+            matched_to: Vec::new(),
+        };
+        while let Some((rules, at)) = self.anchors.next(text, progress.from) {
+            // One byte on, not past the literal: anchors may overlap (`…-sk-proj…`).
+            progress.from = at + 1;
+            for &rule in rules {
+                if matches!(self.rules[rule].find, Find::Assignment) {
+                    self.assignment(rule, text, at, &mut progress, out);
+                } else {
+                    self.search(rule, text, at, &mut progress, out);
                 }
             }
         }
