@@ -260,4 +260,22 @@ mod tests {
             );
         }
     }
+
+    /// The scan skips the rest of a run of word characters once a keyword in it is
+    /// parsed: sound only while no regex rule can start inside such a run.
+    #[test]
+    fn no_regex_rule_starts_inside_a_word() {
+        for b in BUILTIN {
+            let pattern = match b.find {
+                Find::AtAnchor(p) | Find::AtScheme(p) => p,
+                Find::Assignment | Find::AwsAssignment => continue,
+            };
+            let word = |l: &&str| l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            assert!(
+                pattern.starts_with(r"(?-u:\b)") || !b.anchors.iter().any(word),
+                "{} may start inside a word",
+                b.name
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
-//! Finding the secrets in one string: one SIMD pass (Teddy) for every rule's anchor
-//! literals, then each rule only where one of its anchors turned up, anchored or within a
-//! bounded window, so a clean string costs one pass whatever its length. Returns spans;
-//! no replacing, no counting (that is `mod.rs`).
+//! Finding the secrets in one string: one pass for every rule's anchor literals
+//! (`anchors.rs`), then each rule only where one of its anchors turned up, run anchored
+//! where its match must start, so a clean string costs that one pass whatever its length.
+//! Returns spans; no replacing, no counting (that is `mod.rs`).
 
 use regex_automata::{Anchored, Input, meta};
 
