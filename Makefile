@@ -43,6 +43,7 @@ ci: lint test
 bench: hook
 	DIFFLORE_HOOK_BIN=$(CURDIR)/$(HOOK_BIN) $(CARGO) bench --locked --bench hook
 	$(CARGO) bench --locked --bench daemon
+	$(CARGO) bench --locked --bench redact
 
 demo: build
 	@bash tests/demo.sh

@@ -13,6 +13,7 @@ pub mod plaintext;
 pub mod prepare;
 pub mod private;
 pub mod queue;
+pub mod redact;
 pub mod secret;
 pub mod signals;
 pub mod sink;

@@ -1,0 +1,106 @@
+//! The corpora: every line of secrets.txt redacted exactly as marked, every file under
+//! clean/ passed through untouched, and the same results from many threads at once.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::{default_redactor, fixtures, secret_cases};
+
+#[test]
+fn every_corpus_secret_is_redacted_under_its_rule() {
+    let r = default_redactor();
+    let cases = secret_cases();
+    let mut misses = Vec::new();
+    for (rule, input, expected, n) in &cases {
+        let mut value = Value::String(input.clone());
+        let mut counts = BTreeMap::new();
+        r.redact_value(&mut value, &mut counts);
+        let got = value.as_str().unwrap();
+        if got != expected || counts != BTreeMap::from([(rule.clone(), *n)]) {
+            misses.push(format!(
+                "rule {rule}\n  input:    {input}\n  expected: {expected}\n  got:      {got}\n  counts:   {counts:?}"
+            ));
+        }
+    }
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
+    let rules: std::collections::BTreeSet<_> = cases.iter().map(|c| c.0.as_str()).collect();
+    assert!(rules.len() >= 14, "corpus covers only {rules:?}");
+    for rule in &rules {
+        let examples = cases.iter().filter(|c| c.0 == *rule).count();
+        assert!(examples >= 3, "rule {rule} has only {examples} examples");
+    }
+}
+
+fn clean_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("clean"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "clean corpus too small: {files:?}");
+    files
+}
+
+#[test]
+fn clean_corpus_passes_through_unchanged() {
+    let r = default_redactor();
+    let mut false_positives = Vec::new();
+    for path in clean_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Whole files (as a Read tool returns them) and single lines (as commands are).
+        let pieces = std::iter::once(text.as_str()).chain(text.lines());
+        for piece in pieces {
+            if let Cow::Owned(changed) = r.redact_str(piece) {
+                let first_diff = diff_line(piece, &changed);
+                false_positives.push(format!("{}: {first_diff}", path.display()));
+                break;
+            }
+        }
+        if path.extension().is_some_and(|e| e == "json") {
+            let mut value: Value = serde_json::from_str(&text).unwrap();
+            let before = value.clone();
+            let mut counts = BTreeMap::new();
+            r.redact_value(&mut value, &mut counts);
+            if value != before || !counts.is_empty() {
+                false_positives.push(format!("{}: as JSON, {counts:?}", path.display()));
+            }
+        }
+    }
+    assert!(
+        false_positives.is_empty(),
+        "false positives:\n{}",
+        false_positives.join("\n")
+    );
+}
+
+fn diff_line(before: &str, after: &str) -> String {
+    before
+        .lines()
+        .zip(after.lines())
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| format!("{a:?} became {b:?}"))
+        .unwrap_or_else(|| "lines changed".to_owned())
+}
+
+#[test]
+fn one_redactor_serves_many_threads_alike() {
+    let r = default_redactor();
+    let cases = secret_cases();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for (_, input, expected, _) in &cases {
+                    assert_eq!(r.redact_str(input), *expected);
+                }
+            });
+        }
+    });
+}
