@@ -298,28 +298,32 @@ impl Outbox {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Checkpoint and truncate the WAL when its file is longer than `limit` bytes, without
-    /// waiting for anyone: if another connection is reading, it returns `Ok(false)` at once.
+    /// Checkpoint the WAL when its file is longer than `limit` bytes, without waiting for
+    /// anyone and without blocking anyone: a PASSIVE checkpoint takes no writer lock, so
+    /// concurrent hooks keep inserting while it copies. Returns whether it copied all frames.
     ///
     /// Checkpoints are the daemon's job, but a process that opens the outbox while no other
-    /// connection has it open rebuilds the WAL index from the whole WAL and forgets what was
-    /// already checkpointed. Without a daemon the WAL is then never reset: it grows without
-    /// bound and every hook re-reads all of it. A hook that finds the WAL long truncates it.
-    pub fn truncate_long_wal(&self, limit: u64) -> Result<bool, StoreError> {
+    /// connection has it open rebuilds the WAL index from the whole WAL. Without a daemon the
+    /// WAL would then grow without bound and every hook re-read all of it. Once a checkpoint
+    /// is complete, the next insert on the same connection starts the WAL over from its
+    /// beginning (a new connection would have forgotten the checkpoint), so the file stays
+    /// about `limit` long. Call it before inserting.
+    /// (TRUNCATE would shrink the file too, but it holds the writer lock through the copy and
+    /// a sync of the database, which under I/O load can outlast a concurrent hook's deadline.)
+    pub fn checkpoint_long_wal(&self, limit: u64) -> Result<bool, StoreError> {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         match std::fs::metadata(&wal) {
             Ok(meta) if meta.len() > limit => {}
             _ => return Ok(false),
         }
-        self.conn
-            .busy_timeout(Duration::ZERO)
-            .map_err(|e| self.sql(e))?;
-        let busy: i64 = self
+        let (busy, log, copied): (i64, i64, i64) = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(|e| self.sql(e))?;
-        Ok(busy == 0)
+        Ok(busy == 0 && log == copied)
     }
 
     /// The random id generated once per database: event ids are `<install_id>-<rowid>`.

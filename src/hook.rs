@@ -18,8 +18,8 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Spill files a successful hook imports on its way out (the daemon imports the rest).
 const IMPORT_PER_HOOK: usize = 4;
-/// A WAL longer than this is truncated by the hook that finds it so (see
-/// `Outbox::truncate_long_wal`): about 250 pages, under SQLite's 1000-page auto-checkpoint.
+/// A WAL longer than this is checkpointed by the hook that finds it so (see
+/// `Outbox::checkpoint_long_wal`): about 250 pages, under SQLite's 1000-page auto-checkpoint.
 const WAL_LIMIT_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Default, Clone)]
@@ -100,6 +100,11 @@ pub fn run(args: &HookArgs) -> HookOutcome {
     let outbox = home.map_err(|e| error_chain(&e)).and_then(|()| {
         Outbox::open(&paths, OpenOptions::hook(timeout)).map_err(|e| error_chain(&e))
     });
+    if let Ok(db) = &outbox {
+        // Before the insert: that insert then starts the WAL over (see checkpoint_long_wal).
+        // Best effort, and it never waits.
+        let _ = db.checkpoint_long_wal(WAL_LIMIT_BYTES);
+    }
 
     match verdict {
         Ok(fields) => {
@@ -113,7 +118,6 @@ pub fn run(args: &HookArgs) -> HookOutcome {
                 (Ok(_), Ok(db)) => {
                     // Best effort: a failure here leaves the files for the daemon.
                     let _ = spill::import(&db, &paths, IMPORT_PER_HOOK, false);
-                    let _ = db.truncate_long_wal(WAL_LIMIT_BYTES);
                     HookOutcome::Stored
                 }
                 (Err(cause), _) | (Ok(_), Err(cause)) => {

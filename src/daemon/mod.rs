@@ -151,7 +151,11 @@ fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, D
     let outbox = Outbox::open(paths, OpenOptions::long_lived())?;
     let reclaimed = queue::reclaim_all(&outbox)?;
     let preparer = Preparer::new(outbox.install_id()?, &config)?;
-    let publisher = Publisher::new(record.pid, record.started_ms);
+    let mut publisher = Publisher::new(record.pid, record.started_ms);
+    // Redaction counts are kept across restarts: they live in the previous health record.
+    if let Some(previous) = crate::shared::health::Health::read(&outbox)? {
+        *publisher.redactions_mut() = previous.redactions;
+    }
     let control = Rc::new(signals::Control::default());
     dlog!(
         "difflored {} started (pid {}); {reclaimed} interrupted claims returned to the queue",

@@ -8,20 +8,28 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::value::RawValue;
 
 use super::queue::Claimed;
+use super::redact::{RedactError, Redactor};
 use super::sink::OutEvent;
 use crate::shared::config::Config;
 
 #[derive(Debug, thiserror::Error)]
-pub enum PrepareError {}
+pub enum PrepareError {
+    #[error(transparent)]
+    Redact(#[from] RedactError),
+}
 
-/// Per-configuration state for preparing payloads (the redactor's compiled rules go here).
+/// Per-configuration state for preparing payloads: the redactor's rules, compiled once.
 pub struct Preparer {
     install_id: String,
+    redactor: Redactor,
 }
 
 impl Preparer {
-    pub fn new(install_id: String, _config: &Config) -> Result<Preparer, PrepareError> {
-        Ok(Preparer { install_id })
+    pub fn new(install_id: String, config: &Config) -> Result<Preparer, PrepareError> {
+        Ok(Preparer {
+            install_id,
+            redactor: Redactor::new(config)?,
+        })
     }
 
     pub fn install_id(&self) -> &str {
@@ -54,15 +62,18 @@ impl Preparer {
         })
     }
 
-    /// THE redaction call site. Today a pass-through that keeps the captured bytes as they
-    /// are (no re-encoding). To redact, parse into a `serde_json::Value`, call
-    /// `redactor.redact_value(&mut value, redactions)`, and return
-    /// `serde_json::value::to_raw_value(&value)`.
+    /// THE redaction call site: every string of the payload, keys and values, passes the
+    /// redactor. With `redact = false` the captured bytes go out as they are.
     fn prepare_payload(
         &self,
         raw: String,
-        _redactions: &mut BTreeMap<String, u64>,
+        redactions: &mut BTreeMap<String, u64>,
     ) -> Result<Box<RawValue>, serde_json::Error> {
-        RawValue::from_string(raw)
+        if !self.redactor.is_enabled() {
+            return RawValue::from_string(raw);
+        }
+        let mut value: serde_json::Value = serde_json::from_str(&raw)?;
+        self.redactor.redact_value(&mut value, redactions);
+        serde_json::value::to_raw_value(&value)
     }
 }

@@ -93,7 +93,14 @@ pub struct Collector {
 impl Collector {
     /// Listening now on a free loopback port.
     pub fn start() -> Collector {
-        let mut c = Collector::reserve();
+        // Port 0: the kernel picks a free port and binds it in one step, so two tests
+        // running side by side never race for the same one.
+        let mut c = Collector {
+            port: 0,
+            state: Arc::default(),
+            stop: Arc::default(),
+            thread: None,
+        };
         c.listen();
         c
     }
@@ -115,6 +122,9 @@ impl Collector {
     /// Start answering on the reserved port.
     pub fn listen(&mut self) {
         let server = tiny_http::Server::http(("127.0.0.1", self.port)).expect("bind collector");
+        if let Some(addr) = server.server_addr().to_ip() {
+            self.port = addr.port();
+        }
         let state = self.state.clone();
         let stop = self.stop.clone();
         self.thread = Some(std::thread::spawn(move || {

@@ -96,7 +96,12 @@ fn every_fixture_has_an_expectation_and_every_expectation_a_fixture() {
     let mut on_disk = Vec::new();
     for client in std::fs::read_dir(fixtures_dir()).expect("list fixtures") {
         let client = client.expect("fixture dir entry").path();
-        if !client.is_dir() {
+        // Agent payloads only: other folders (the redaction corpora) are not hook input.
+        let is_agent = client
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| difflore::shared::event::Client::parse(n).is_some());
+        if !client.is_dir() || !is_agent {
             continue;
         }
         for file in std::fs::read_dir(&client).expect("list client fixtures") {

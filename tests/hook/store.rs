@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::common::Sandbox;
 use crate::support::{assert_silent, event, mode, rows, spill_entries};
 
-/// The WAL length past which a hook truncates it (src/hook.rs), and a payload big enough
+/// The WAL length past which a hook checkpoints it (src/hook.rs), and a payload big enough
 /// to pass it within a few events.
 const WAL_LIMIT: u64 = 1 << 20;
 
@@ -150,10 +150,7 @@ fn a_long_wal_is_left_alone_while_another_connection_reads() {
     for n in 0..15 {
         assert_silent(&sb.hook(&[], &big_event(n)));
     }
-    assert!(
-        wal_len(&sb) > WAL_LIMIT,
-        "the WAL was truncated under a reader"
-    );
+    assert!(wal_len(&sb) > WAL_LIMIT, "the WAL was reset under a reader");
     reader.execute_batch("COMMIT").unwrap();
     drop(reader);
     assert_eq!(rows(&sb).len(), 16);
