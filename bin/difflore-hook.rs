@@ -26,11 +26,12 @@ fn main() -> ExitCode {
         Ok(args) => args,
         // A mistyped hook config must not lose the event: say so, and capture it anyway.
         Err(bpaf::ParseFailure::Stderr(doc)) => {
-            say(&format!("{doc}; capturing with defaults"));
+            say(&format!("{doc}; capturing anyway"));
+            let salvaged = hook::salvage(std::env::args().skip(1));
             Args {
-                client: None,
-                strict: false,
-                event: None,
+                client: salvaged.client,
+                strict: salvaged.strict,
+                event: salvaged.event_arg,
             }
         }
         Err(bpaf::ParseFailure::Stdout(doc, _)) => {

@@ -82,9 +82,13 @@ pub struct PidLock {
     path: PathBuf,
 }
 
-/// How long a starting daemon retries a busy lock: covers a `difflorectl status` that holds
-/// a shared lock for a few microseconds, and is far below the 50 ms a losing start may take.
+/// How long a starting daemon retries a lock held exclusively: covers difflorectl emptying
+/// a stale file (microseconds), and is far below the 50 ms a losing start may take.
 const LOCK_RETRY: Duration = Duration::from_millis(20);
+/// How long it keeps retrying while only shared locks are in the way: those are probes
+/// (`difflorectl status`, `stop` waiting), never a daemon, and a start must not give up
+/// because of them, however slowly a loaded machine runs them.
+const PROBE_PATIENCE: Duration = Duration::from_secs(2);
 
 impl PidLock {
     /// Take the lock, or `Ok(None)` if another process holds it.
@@ -101,18 +105,36 @@ impl PidLock {
                 path: path.clone(),
                 source,
             })?;
-        let deadline = Instant::now() + LOCK_RETRY;
+        let start = Instant::now();
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Some(PidLock { file, path })),
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(2))
-                }
-                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(source)) => {
                     return Err(PidFileError::Lock { path, source });
                 }
             }
+            // Who is in the way? If a shared lock of our own is granted, nobody holds the
+            // lock exclusively: only probes do.
+            let only_probes = match file.try_lock_shared() {
+                Ok(()) => {
+                    let _ = file.unlock();
+                    true
+                }
+                Err(TryLockError::WouldBlock) => false,
+                Err(TryLockError::Error(source)) => {
+                    return Err(PidFileError::Lock { path, source });
+                }
+            };
+            let patience = if only_probes {
+                PROBE_PATIENCE
+            } else {
+                LOCK_RETRY
+            };
+            if start.elapsed() >= patience {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -171,16 +193,18 @@ pub fn probe(paths: &Paths) -> Result<Liveness, PidFileError> {
         Err(source) => return Err(PidFileError::Open { path, source }),
     };
     let held = match file.try_lock_shared() {
-        Ok(()) => {
-            let _ = file.unlock();
-            false
-        }
+        Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,
         Err(TryLockError::Error(source)) => return Err(PidFileError::Lock { path, source }),
     };
+    // Read under our shared lock (when we got it): a daemon cannot take the lock and write
+    // its record in between, which would make a starting daemon look crashed.
     let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|source| PidFileError::Open { path, source })?;
+    let read = file.read_to_string(&mut text);
+    if !held {
+        let _ = file.unlock();
+    }
+    read.map_err(|source| PidFileError::Open { path, source })?;
     let record = serde_json::from_str::<PidRecord>(text.trim()).ok();
     Ok(match (held, record) {
         (true, record) => Liveness::Running(record),
@@ -214,6 +238,24 @@ mod tests {
         assert!(rec.is_live_process());
         lock.release().unwrap();
         assert_eq!(probe(&paths).unwrap(), Liveness::NotRunning);
+    }
+
+    #[test]
+    fn a_slow_probe_holding_a_shared_lock_does_not_make_a_start_give_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        fs::write(paths.pid_file(), "").unwrap();
+        let probe = File::open(paths.pid_file()).unwrap();
+        probe.try_lock_shared().unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(probe);
+        });
+        let lock = PidLock::acquire(&paths).unwrap();
+        releaser.join().unwrap();
+        assert!(lock.is_some(), "a start gave up because of a probe");
+        // A daemon (an exclusive holder) still turns a second start away.
+        assert!(PidLock::acquire(&paths).unwrap().is_none());
     }
 
     #[test]

@@ -30,6 +30,39 @@ pub struct HookArgs {
     pub event_arg: Option<String>,
 }
 
+/// What a command line that did not parse still says clearly: `--client NAME` (or
+/// `--client=NAME`), `--strict`, and a final argument that is a JSON object (Codex `notify`
+/// puts the event there). Everything else is ignored.
+pub fn salvage(args: impl IntoIterator<Item = String>) -> Salvaged {
+    let args: Vec<String> = args.into_iter().collect();
+    let mut out = Salvaged::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if let Some(name) = arg.strip_prefix("--client=") {
+            out.client = Some(name.to_owned());
+        } else if arg == "--client" && i + 1 < args.len() {
+            out.client = Some(args[i + 1].clone());
+            i += 1;
+        } else if arg == "--strict" {
+            out.strict = true;
+        }
+        i += 1;
+    }
+    out.event_arg = args
+        .last()
+        .filter(|a| a.trim_start().starts_with('{'))
+        .cloned();
+    out
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    pub client: Option<String>,
+    pub strict: bool,
+    pub event_arg: Option<String>,
+}
+
 /// What happened to the input. Only `Stored` and `Disabled` are silent.
 #[derive(Debug)]
 pub enum HookOutcome {
@@ -116,8 +149,11 @@ pub fn run(args: &HookArgs) -> HookOutcome {
             });
             match (stored, outbox) {
                 (Ok(_), Ok(db)) => {
-                    // Best effort: a failure here leaves the files for the daemon.
-                    let _ = spill::import(&db, &paths, IMPORT_PER_HOOK, false);
+                    // Best effort and never waiting: spill files exist because the outbox
+                    // was contended, so a busy outbox leaves them for the daemon.
+                    if db.conn().busy_timeout(Duration::ZERO).is_ok() {
+                        let _ = spill::import(&db, &paths, IMPORT_PER_HOOK, false);
+                    }
                     HookOutcome::Stored
                 }
                 (Err(cause), _) | (Ok(_), Err(cause)) => {
@@ -187,4 +223,34 @@ fn env_number(name: &str) -> Option<usize> {
         .parse()
         .ok()
         .filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_mistyped_command_line_keeps_the_argv_event_and_the_client() {
+        let s = salvage(args(&[
+            "--clent",
+            "x",
+            "--client",
+            "codex",
+            r#"{"type":"agent-turn-complete"}"#,
+        ]));
+        assert_eq!(s.client.as_deref(), Some("codex"));
+        assert_eq!(
+            s.event_arg.as_deref(),
+            Some(r#"{"type":"agent-turn-complete"}"#)
+        );
+        let s = salvage(args(&["--client=cursor", "--strict", "--bogus"]));
+        assert_eq!(
+            (s.client.as_deref(), s.strict, s.event_arg),
+            (Some("cursor"), true, None)
+        );
+    }
 }

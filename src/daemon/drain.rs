@@ -9,7 +9,7 @@ use crate::dlog;
 use crate::shared::config::Config;
 use crate::shared::health::Circuit;
 use crate::shared::paths::Paths;
-use crate::shared::store::{Outbox, StoreError};
+use crate::shared::store::{OpenOptions, Outbox, StoreError};
 use crate::shared::{error_chain, now_ms, spill};
 
 use super::backoff::Backoff;
@@ -68,6 +68,8 @@ pub struct Daemon {
     checkpointed: Instant,
     /// Rows were written or deleted since the last checkpoint.
     pub(super) wrote: bool,
+    /// Only health records were committed since the last checkpoint.
+    heartbeats_written: bool,
     /// Credentials to scrub from whatever a collector answers.
     pub(super) secrets: Secrets,
     pub(super) trim: TrimState,
@@ -105,6 +107,7 @@ impl Daemon {
             spill_checked: Instant::now(),
             checkpointed: Instant::now(),
             wrote: false,
+            heartbeats_written: false,
             secrets: Secrets::default(),
             trim: TrimState::default(),
         };
@@ -119,7 +122,7 @@ impl Daemon {
     /// Write the health record now, whatever changed.
     pub fn publish_now(&mut self) -> Result<(), StoreError> {
         self.publisher.mark_changed();
-        self.publisher.publish(&self.outbox)
+        self.publisher.publish(&self.outbox).map(drop)
     }
 
     /// Build the sink from the current configuration; resumes a paused or backed-off queue.
@@ -216,6 +219,9 @@ impl Daemon {
                 if let Err(e) = self.drain_batch().await {
                     self.store_trouble(&e);
                 }
+                // A file sink never awaits: let the signal forwarder run between batches,
+                // or a long backlog would hold off SIGTERM until it is all sent.
+                tokio::task::yield_now().await;
                 continue;
             }
             tokio::select! {
@@ -266,7 +272,17 @@ impl Daemon {
                 self.checkpoint(Checkpoint::Passive)?;
             }
         }
-        self.publisher.publish(&self.outbox)
+        // The heartbeat is a commit too: without a checkpoint for it, an idle daemon's WAL
+        // would grow by heartbeats alone until a hook paid for the checkpoint. A PASSIVE one
+        // now and then is enough: the next commit then starts the WAL over.
+        if self.publisher.publish(&self.outbox)? {
+            self.heartbeats_written = true;
+        }
+        if !self.wrote && self.heartbeats_written && self.checkpointed.elapsed() >= CHECKPOINT_EVERY
+        {
+            self.checkpoint(Checkpoint::Passive)?;
+        }
+        Ok(())
     }
 
     pub(super) fn import_spills(&mut self) {
@@ -290,9 +306,23 @@ impl Daemon {
     }
 
     fn checkpoint(&mut self, mode: Checkpoint) -> Result<(), StoreError> {
-        queue::checkpoint(&self.outbox, mode)?;
+        // TRUNCATE holds the writer lock while it waits for readers: never wait, so a hook
+        // is never held up by it. A busy attempt is simply tried again on a later pass.
+        let conn = self.outbox.conn();
+        let quick = matches!(mode, Checkpoint::Truncate);
+        if quick {
+            conn.busy_timeout(Duration::ZERO)
+                .map_err(|e| self.outbox.sql(e))?;
+        }
+        let done = queue::checkpoint(&self.outbox, mode);
+        if quick {
+            conn.busy_timeout(OpenOptions::long_lived().busy_timeout)
+                .map_err(|e| self.outbox.sql(e))?;
+        }
+        done?;
         self.checkpointed = Instant::now();
         self.wrote = false;
+        self.heartbeats_written = false;
         Ok(())
     }
 

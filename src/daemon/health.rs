@@ -82,19 +82,20 @@ impl Publisher {
         self.dirty = true;
     }
 
-    /// Write if something changed or the heartbeat is due.
-    pub fn publish(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
+    /// Write if something changed or the heartbeat is due. Returns whether it wrote (a
+    /// commit that lengthens the WAL like any other).
+    pub fn publish(&mut self, outbox: &Outbox) -> Result<bool, StoreError> {
         let since = self.written.map(|at| at.elapsed());
         let due = since.is_none_or(|s| s >= HEARTBEAT);
         let progress_due = self.progressed && since.is_none_or(|s| s >= PROGRESS_EVERY);
         if !(self.dirty || due || progress_due) {
-            return Ok(());
+            return Ok(false);
         }
         self.health.heartbeat_ms = now_ms();
         self.health.write(outbox)?;
         self.dirty = false;
         self.progressed = false;
         self.written = Some(Instant::now());
-        Ok(())
+        Ok(true)
     }
 }
