@@ -317,6 +317,11 @@ impl Outbox {
             Ok(meta) if meta.len() > limit => {}
             _ => return Ok(false),
         }
+        // When the insert that follows starts the WAL over, it also cuts the file back to
+        // this size, so the length test above stays true only while the WAL is really long.
+        self.conn
+            .query_row("PRAGMA journal_size_limit = 65536", [], |_| Ok(()))
+            .map_err(|e| self.sql(e))?;
         let (busy, log, copied): (i64, i64, i64) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {

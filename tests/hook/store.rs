@@ -156,3 +156,19 @@ fn a_long_wal_is_left_alone_while_another_connection_reads() {
     assert_eq!(rows(&sb).len(), 16);
     assert_eq!(spill_entries(&sb), 0);
 }
+
+#[test]
+fn once_checkpointed_the_wal_file_is_cut_back_so_later_hooks_skip_the_checkpoint() {
+    let sb = Sandbox::new();
+    for n in 0..15 {
+        assert_silent(&sb.hook(&[], &big_event(n)));
+    }
+    // Small events after the long WAL was folded back: the file is short again, so no later
+    // hook pays for a checkpoint (a file left long would make every hook checkpoint).
+    for n in 0..3 {
+        assert_silent(&sb.hook(&[], &event(&format!("small-{n}"))));
+    }
+    let wal = wal_len(&sb);
+    assert!(wal <= WAL_LIMIT, "WAL file still {wal} bytes long");
+    assert_eq!(rows(&sb).len(), 18);
+}
