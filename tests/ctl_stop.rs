@@ -14,7 +14,8 @@ use ctl_support::{Bystander, PATIENCE, Ran, ctl, normalize, point_record_at, raw
 fn stop_is_graceful_and_idempotent() {
     let sb = Sandbox::new();
     let mut daemon = ctl_support::daemon(&sb);
-    let first = ctl(&sb, &["stop"]);
+    // A grace no loaded machine outlasts: this stop must be the graceful kind.
+    let first = ctl(&sb, &["stop", "--grace", "30s"]);
     assert_eq!(first.code, 0, "{}", first.shown());
     assert!(
         first
@@ -123,14 +124,14 @@ fn start_restart_and_flush_a_detached_daemon() {
     runs.push(("flush", ctl(&sb, &["flush"])));
     assert!(first.alive(), "flush ended the daemon");
 
-    let restarted = ctl(&sb, &["restart", "--grace", "3s"]);
+    let restarted = ctl(&sb, &["restart", "--grace", "30s"]);
     assert_eq!(restarted.code, 0, "{}", restarted.shown());
     let mut second = DaemonGuard::adopt(&sb);
     assert_ne!(second.pid, first.pid);
     assert!(wait_until(PATIENCE, || !first.alive()));
     runs.push(("restart", restarted));
 
-    runs.push(("stop", ctl(&sb, &["stop"])));
+    runs.push(("stop", ctl(&sb, &["stop", "--grace", "30s"])));
     assert!(wait_until(PATIENCE, || !second.alive()));
     runs.push(("flush when stopped", ctl(&sb, &["flush"])));
     let text: String = runs

@@ -89,13 +89,15 @@ fn a_429_is_honoured_with_its_retry_after() {
 #[test]
 fn slow_and_timed_out_answers_still_deliver_everything() {
     let sb = Sandbox::new();
-    write_config(&sb, "batch_max_events = 20\nrequest_timeout = \"700ms\"");
+    write_config(&sb, "batch_max_events = 20\nrequest_timeout = \"10s\"");
     let c = Collector::start();
-    // A slow but timely answer, then one the daemon gives up on (the collector still keeps
-    // that batch: its retry is a duplicate the id lets the collector drop).
+    // A slow but timely answer (far inside the request timeout, however loaded the machine),
+    // then one the daemon gives up on: held until the end of the test, so only the daemon's
+    // own timeout ends it (the collector still keeps that batch: its retry is a duplicate the
+    // id lets the collector drop).
     c.script([
         Reply::ok().delay(Duration::from_millis(300)),
-        Reply::ok().delay(Duration::from_millis(1500)),
+        Reply::ok().held(),
     ]);
     let ids = enqueue(&sb, 100, "slow");
     let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);

@@ -12,7 +12,7 @@ use difflore::shared::health::Circuit;
 use difflore::shared::pidfile::Liveness;
 use difflore::shared::sys::Signal;
 
-const LIMIT: Duration = Duration::from_secs(10);
+const LIMIT: Duration = Duration::from_secs(30);
 
 fn file_endpoint(sb: &Sandbox) -> String {
     format!("file://{}", sb.dir.path().join("out.ndjson").display())

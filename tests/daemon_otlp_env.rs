@@ -76,6 +76,9 @@ fn the_logs_endpoint_variable_is_used_as_is_with_the_logs_headers() {
     let sb = Sandbox::new();
     write_config(&sb, "");
     let c = Collector::start();
+    // Bound by us and never listening: a daemon that used the losing variable would find
+    // its connection refused (never some other program on a fixed port).
+    let unused = Collector::reserve();
     let ids = enqueue(&sb, 3, "logs-var");
     let d = DaemonGuard::foreground_with(&sb, &[], |cmd| {
         cmd.env(
@@ -83,7 +86,10 @@ fn the_logs_endpoint_variable_is_used_as_is_with_the_logs_headers() {
             format!("http://127.0.0.1:{}/custom/ingest", c.port),
         )
         // Both lose to the logs-specific variables.
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9/unused")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}/unused", unused.port),
+        )
         .env("OTEL_EXPORTER_OTLP_HEADERS", "x-general=1")
         .env("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs=2");
     });
@@ -105,10 +111,14 @@ fn difflores_own_endpoint_wins_over_the_opentelemetry_variables() {
     let sb = Sandbox::new();
     let c = Collector::start();
     write_config(&sb, &format!("endpoint = \"{}\"", c.url()));
+    let unused = Collector::reserve();
     let ids = enqueue(&sb, 2, "own");
     let d = DaemonGuard::foreground_with(&sb, &[], |cmd| {
-        cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
-            .env("OTEL_EXPORTER_OTLP_HEADERS", "x-otlp-only=1");
+        cmd.env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", unused.port),
+        )
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-otlp-only=1");
     });
     let want: BTreeSet<String> = ids.into_iter().collect();
     assert!(wait_until(LIMIT, || c.ids() == want), "{}", d.log_text());

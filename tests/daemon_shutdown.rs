@@ -1,6 +1,7 @@
 //! difflored stopping mid-drain: SIGTERM finishes (or returns) the batch in flight and
 //! exits 0 with nothing left claimed; a second signal exits at once; after SIGKILL the
-//! next start reclaims and delivers everything.
+//! next start reclaims and delivers everything. The collector holds answers until the test
+//! releases them, so each signal provably lands while a batch is in flight.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 use common::collector::{Collector, Reply};
 use common::daemon::{self, DaemonGuard, enqueue, write_config};
 use common::{Sandbox, wait_until};
+use difflore::daemon::SHUTDOWN_GRACE;
 use difflore::shared::pidfile::Liveness;
 use difflore::shared::sys::Signal;
 
@@ -18,13 +20,21 @@ const LIMIT: Duration = Duration::from_secs(30);
 #[test]
 fn sigterm_mid_drain_finishes_the_batch_in_flight_and_exits_cleanly() {
     let sb = Sandbox::new();
-    write_config(&sb, "batch_max_events = 10");
+    write_config(&sb, "batch_max_events = 10\nrequest_timeout = \"60s\"");
     let c = Collector::start();
-    c.set_default(Reply::ok().delay(Duration::from_millis(400)));
+    // The first batch is answered; the second waits for us, so the stop lands mid-batch.
+    c.script([Reply::ok(), Reply::ok().held()]);
     let ids = enqueue(&sb, 100, "term");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.started() >= 2));
+    assert!(wait_until(LIMIT, || c.started() == 2), "{}", d.log_text());
     d.signal(Signal::Term);
+    assert!(
+        wait_until(LIMIT, || d.log_text().contains("stop requested")),
+        "{}",
+        d.log_text()
+    );
+    // Answered well within the daemon's shutdown grace: the batch is finished, not returned.
+    c.release();
     let status = d.wait_exit(LIMIT).expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", d.log_text());
     assert_eq!(
@@ -36,7 +46,7 @@ fn sigterm_mid_drain_finishes_the_batch_in_flight_and_exits_cleanly() {
     // The batch in flight was finished, not abandoned: what the collector accepted is gone
     // from the outbox, and the rest is pending.
     let accepted = c.ids();
-    assert!(!accepted.is_empty());
+    assert!(accepted.len() >= 20, "{} accepted", accepted.len());
     assert_eq!(
         sb.count("state = 'pending'") as usize,
         ids.len() - accepted.len()
@@ -49,10 +59,11 @@ fn sigterm_returns_a_batch_the_collector_sits_on_and_a_restart_delivers_it() {
     let sb = Sandbox::new();
     write_config(&sb, "batch_max_events = 10\nrequest_timeout = \"60s\"");
     let c = Collector::start();
-    c.script([Reply::ok().delay(Duration::from_secs(20))]);
+    // Never answered while the daemon runs: only its shutdown grace can end the wait.
+    c.script([Reply::ok().held()]);
     let ids = enqueue(&sb, 10, "stuck");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.started() == 1));
+    assert!(wait_until(LIMIT, || c.started() == 1), "{}", d.log_text());
     d.signal(Signal::Term);
     let status = d.wait_exit(LIMIT).expect("exits within the shutdown grace");
     assert!(status.success(), "{status:?}\n{}", d.log_text());
@@ -71,40 +82,81 @@ fn sigterm_returns_a_batch_the_collector_sits_on_and_a_restart_delivers_it() {
     );
 }
 
-#[test]
-fn a_second_stop_signal_exits_at_once() {
+/// How a try at "TERM, then TERM again while the first stop waits" ended.
+enum SecondStop {
+    /// Exited at once on the second signal, with the claim still on disk.
+    Honoured,
+    /// The first stop's grace ran out before the second signal was handled: the daemon
+    /// returned the batch and exited 0. Says nothing about the second signal.
+    TooLate,
+}
+
+/// The daemon's shutdown grace is fixed in the product (not configurable), so the second
+/// signal must be handled within it; a collector holding the batch keeps the daemon in its
+/// graceful stop for exactly that long. One try, in a fresh sandbox.
+fn second_stop_signal_try() -> SecondStop {
     let sb = Sandbox::new();
     write_config(&sb, "request_timeout = \"60s\"");
     let c = Collector::start();
-    c.script([Reply::ok().delay(Duration::from_secs(20))]);
+    c.script([Reply::ok().held()]);
     enqueue(&sb, 5, "impatient");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.started() == 1));
+    assert!(wait_until(LIMIT, || c.started() == 1), "{}", d.log_text());
     d.signal(Signal::Term);
-    assert!(wait_until(LIMIT, || d
-        .log_text()
-        .contains("stop requested")));
+    assert!(
+        wait_until(LIMIT, || d.log_text().contains("stop requested")),
+        "{}",
+        d.log_text()
+    );
     d.signal(Signal::Term);
     let status = d.wait_exit(LIMIT).expect("exits on the second signal");
-    assert_eq!(status.code(), Some(1), "{}", d.log_text());
-    assert!(d.log_text().contains("second stop signal"));
+    let log = d.log_text();
+    if status.success() && log.contains("returned 5 unsent events") {
+        assert!(!log.contains("second stop signal"), "{log}");
+        eprintln!("the shutdown grace ({SHUTDOWN_GRACE:?}) ran out first; trying again");
+        return SecondStop::TooLate;
+    }
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("second stop signal"), "{log}");
     // Nothing is lost: the claim is still on disk for the next start.
     assert_eq!(sb.count("1"), 5);
+    assert_eq!(sb.count("state = 'in_flight'"), 5);
+    SecondStop::Honoured
+}
+
+#[test]
+fn a_second_stop_signal_exits_at_once() {
+    // A machine stalled for the whole grace is retried, not failed; a daemon that ignores
+    // the second signal fails every try.
+    const TRIES: usize = 5;
+    let honoured = (0..TRIES).any(|_| matches!(second_stop_signal_try(), SecondStop::Honoured));
+    assert!(
+        honoured,
+        "in {TRIES} tries the second stop signal never cut the graceful stop short"
+    );
 }
 
 #[test]
 fn kill_9_mid_drain_loses_nothing_after_a_restart() {
     let sb = Sandbox::new();
-    write_config(&sb, "batch_max_events = 20");
+    write_config(&sb, "batch_max_events = 20\nrequest_timeout = \"60s\"");
     let c = Collector::start();
-    c.set_default(Reply::ok().delay(Duration::from_millis(150)));
+    // Two batches answered, then the third is held: the kill lands with it in flight.
+    c.script([Reply::ok(), Reply::ok()]);
+    c.set_default(Reply::ok().held());
     let ids = enqueue(&sb, 200, "kill9");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.ids().len() >= 40));
+    assert!(wait_until(LIMIT, || c.started() == 3), "{}", d.log_text());
     d.kill9();
     assert!(matches!(daemon::liveness(&sb), Liveness::Stale(_)));
     let remaining = sb.count("1");
     assert!(remaining > 0, "killed before the end of the drain");
+    assert_eq!(
+        sb.count("state = 'in_flight'"),
+        20,
+        "killed with a batch claimed"
+    );
+    c.release();
     let restarted = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
     let want: BTreeSet<String> = ids.into_iter().collect();
     assert!(

@@ -1,19 +1,21 @@
 //! A real HTTP collector on 127.0.0.1 for daemon tests, scripted answer by answer: status
 //! codes, Retry-After, slow answers, a required token, poison events refused with 400, and
-//! "not listening yet" (connection refused), redirects, and echoing the Authorization header
-//! back in error bodies (as careless servers do). Understands difflore's JSON and OTLP/JSON
-//! logs (an event's id is then its `difflore.event.id` attribute). Records every accepted
-//! event id and counts duplicates. Loopback only.
+//! "not listening yet" (connection refused), redirects, answers held until the test releases
+//! them, and echoing the Authorization header back in error bodies (as careless servers do).
+//! Understands difflore's JSON and OTLP/JSON logs (an event's id is then its
+//! `difflore.event.id` attribute). Records every accepted event id and counts duplicates.
+//! Loopback only; never depends on timing to put the daemon in a state.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Read;
-use std::net::TcpListener;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use socket2::{Domain, Socket, Type};
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -24,6 +26,9 @@ pub struct Reply {
     pub body: String,
     /// A `Location` header (for 3xx answers).
     pub location: Option<String>,
+    /// Recorded (and, if 2xx, accepted) on arrival, but answered only once the test calls
+    /// `Collector::release`: the daemon is then provably waiting on this request.
+    pub held: bool,
 }
 
 impl Reply {
@@ -38,6 +43,7 @@ impl Reply {
             delay: Duration::ZERO,
             body: String::new(),
             location: None,
+            held: false,
         }
     }
 
@@ -54,6 +60,33 @@ impl Reply {
     pub fn location(mut self, url: &str) -> Reply {
         self.location = Some(url.to_owned());
         self
+    }
+
+    /// Answer only after `Collector::release` (or the collector's Drop).
+    pub fn held(mut self) -> Reply {
+        self.held = true;
+        self
+    }
+}
+
+/// A latch for held answers: closed until released, then open for good.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
@@ -85,7 +118,11 @@ struct State {
 
 pub struct Collector {
     pub port: u16,
+    /// The reserved port's socket: bound (so nobody else can take the port) but not
+    /// listening (so a connect is refused) until `listen`.
+    reserved: Option<Socket>,
     state: Arc<Mutex<State>>,
+    gate: Arc<Gate>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,47 +130,63 @@ pub struct Collector {
 impl Collector {
     /// Listening now on a free loopback port.
     pub fn start() -> Collector {
-        // Port 0: the kernel picks a free port and binds it in one step, so two tests
-        // running side by side never race for the same one.
-        let mut c = Collector {
-            port: 0,
-            state: Arc::default(),
-            stop: Arc::default(),
-            thread: None,
-        };
+        let mut c = Collector::unbound(0, None);
         c.listen();
         c
     }
 
-    /// A free port nobody listens on yet: the daemon meets "connection refused".
+    /// A port nobody listens on yet: the daemon meets "connection refused". The port stays
+    /// bound to us (not listening: on Linux a connect is answered with RST), so neither a
+    /// parallel test nor the daemon's own ephemeral socket can take it before `listen`.
     pub fn reserve() -> Collector {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("find a free loopback port")
+        let socket =
+            Socket::new(Domain::IPV4, Type::STREAM, None).expect("create a loopback socket");
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .expect("bind a free loopback port");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("the reserved port")
             .port();
+        Collector::unbound(port, Some(socket))
+    }
+
+    fn unbound(port: u16, reserved: Option<Socket>) -> Collector {
         Collector {
             port,
+            reserved,
             state: Arc::default(),
+            gate: Arc::default(),
             stop: Arc::default(),
             thread: None,
         }
     }
 
-    /// Start answering on the reserved port.
+    /// Start answering: on the reserved port, or (from `start`) on a fresh one.
     pub fn listen(&mut self) {
-        let server = tiny_http::Server::http(("127.0.0.1", self.port)).expect("bind collector");
-        if let Some(addr) = server.server_addr().to_ip() {
-            self.port = addr.port();
-        }
+        let listener = match self.reserved.take() {
+            Some(socket) => {
+                socket.listen(128).expect("listen on the reserved port");
+                TcpListener::from(socket)
+            }
+            // Port 0: the kernel picks a free port and binds it in one step, so two tests
+            // running side by side never race for the same one.
+            None => TcpListener::bind("127.0.0.1:0").expect("bind collector"),
+        };
+        self.port = listener.local_addr().expect("collector address").port();
+        let server = tiny_http::Server::from_listener(listener, None).expect("start collector");
         let state = self.state.clone();
+        let gate = self.gate.clone();
         let stop = self.stop.clone();
         self.thread = Some(std::thread::spawn(move || {
             let server = Arc::new(server);
             while !stop.load(Ordering::SeqCst) {
                 if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) {
-                    let state = state.clone();
-                    // Slow answers must not hold up the accept loop (or Drop).
-                    std::thread::spawn(move || answer(req, &state));
+                    let (state, gate) = (state.clone(), gate.clone());
+                    // Slow or held answers must not hold up the accept loop (or Drop).
+                    std::thread::spawn(move || answer(req, &state, &gate));
                 }
             }
         }));
@@ -197,6 +250,11 @@ impl Collector {
         self.lock().requests.clone()
     }
 
+    /// Answer every held request, now and from now on.
+    pub fn release(&self) {
+        self.gate.open();
+    }
+
     /// Requests received so far, answered or not.
     pub fn started(&self) -> usize {
         self.lock().started
@@ -209,6 +267,8 @@ impl Collector {
 
 impl Drop for Collector {
     fn drop(&mut self) {
+        // Nothing may wait on a test that has ended, passed or failed.
+        self.release();
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -216,7 +276,7 @@ impl Drop for Collector {
     }
 }
 
-fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
+fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
@@ -291,6 +351,9 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>) {
         });
         reply
     };
+    if reply.held {
+        gate.wait();
+    }
     std::thread::sleep(reply.delay);
     let mut resp = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
     if let Some(url) = reply.location {

@@ -14,7 +14,8 @@ use difflore::shared::sys::{self, Signal};
 
 use super::{Sandbox, wait_until};
 
-pub const START_LIMIT: Duration = Duration::from_secs(10);
+/// Generous: a loaded CI machine may take seconds to start (or reap) a process.
+pub const START_LIMIT: Duration = Duration::from_secs(30);
 
 pub struct DaemonGuard {
     child: Option<Child>,

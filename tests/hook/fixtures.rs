@@ -275,7 +275,7 @@ fn argv_event_is_taken_without_waiting_for_stdin() {
         .spawn()
         .expect("spawn hook");
     let stdin = child.stdin.take();
-    let exited = common::wait_until(Duration::from_secs(10), || {
+    let exited = common::wait_until(Duration::from_secs(30), || {
         child.try_wait().expect("poll hook").is_some()
     });
     if !exited {
