@@ -13,7 +13,7 @@ use super::paths::Paths;
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Bytes of a rejected input kept for inspection.
 pub const REJECTED_EXCERPT: usize = 4096;
@@ -238,6 +238,11 @@ impl Outbox {
         if found < 1 {
             self.conn
                 .execute_batch(SCHEMA_V1)
+                .map_err(|e| self.sql(e))?;
+        }
+        if found < 2 {
+            self.conn
+                .execute_batch(SCHEMA_V2)
                 .map_err(|e| self.sql(e))?;
         }
         // Later versions add `if found < N { … }` steps here.
@@ -466,6 +471,14 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('install_id', lower(hex(randomblo
 INSERT OR IGNORE INTO meta(key, value) VALUES ('delivered_total', '0');
 ";
 
+/// The daemon's claim walks pending rows in id order and stops after a batch (it names this
+/// index): through `events_due` SQLite sorted every due pending row on every claim.
+/// `events_due` stays: waking backed-off rows, trimming, reclaiming and difflorectl's
+/// per-state counts and deletes look rows up through it.
+const SCHEMA_V2: &str = "
+CREATE INDEX IF NOT EXISTS events_pending ON events (id) WHERE state = 'pending';
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +529,42 @@ mod tests {
             .map(|e| e.unwrap().path())
             .collect();
         assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_version_1_outbox_gains_the_pending_index_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
+        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        raw.execute_batch(SCHEMA_V1).unwrap();
+        raw.pragma_update(None, "user_version", 1).unwrap();
+        raw.execute(
+            "INSERT INTO events (received_ms, client, event, payload, size) \
+             VALUES (7, 'claude', 'Stop', '{}', 2)",
+            [],
+        )
+        .unwrap();
+        let install_id: String = raw
+            .query_row("SELECT value FROM meta WHERE key = 'install_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        drop(raw);
+
+        let db = open(&dir);
+        assert_eq!(db.user_version().unwrap(), 2);
+        let indexes: Vec<String> = db
+            .conn()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["events_due", "events_pending"]);
+        assert_eq!(db.counts().unwrap().pending, 1);
+        assert_eq!(db.install_id().unwrap(), install_id);
     }
 
     #[test]
