@@ -110,12 +110,15 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('install_id', lower(hex(randomblo
 INSERT OR IGNORE INTO meta(key, value) VALUES ('delivered_total', '0');
 ";
 
-/// The daemon's claim walks pending rows in id order and stops after a batch (it names this
-/// index): through `events_due` SQLite sorted every due pending row on every claim.
-/// `events_due` stays: waking backed-off rows, trimming, reclaiming and difflorectl's
-/// per-state counts and deletes look rows up through it.
+/// One index in place of `events_due (state, next_attempt_ms, id)`, whose order made the
+/// daemon's claim (`state = 'pending' … ORDER BY id LIMIT n`) sort every due pending row on
+/// every batch. In (state, id) order the claim walks pending rows oldest first and stops
+/// after the batch, reading `next_attempt_ms` from the index; waking backed-off rows,
+/// trimming, reclaiming and difflorectl's per-state counts and deletes use its state prefix.
+/// Replacing rather than adding keeps the hook's insert at two b-trees.
 const SCHEMA_V2: &str = "
-CREATE INDEX IF NOT EXISTS events_pending ON events (id) WHERE state = 'pending';
+DROP INDEX IF EXISTS events_due;
+CREATE INDEX IF NOT EXISTS events_state ON events (state, id, next_attempt_ms);
 ";
 
 #[cfg(test)]
@@ -131,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_outbox_gains_the_pending_index_in_place() {
+    fn a_version_1_outbox_gets_the_state_index_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
         raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
@@ -161,7 +164,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["events_due", "events_pending"]);
+        assert_eq!(indexes, ["events_state"]);
         assert_eq!(db.counts().unwrap().pending, 1);
         assert_eq!(db.install_id().unwrap(), install_id);
     }

@@ -35,16 +35,13 @@ pub fn reclaim_all(outbox: &Outbox) -> Result<usize, StoreError> {
 }
 
 /// The claim: `?1` now, `?2` most events, `?3` most bytes, `?4` envelope bytes per event.
-/// The inner select walks the partial index `events_pending` in id order and stops after
-/// `?2` due rows, so a claim costs the batch, not the backlog. Left to itself the planner
-/// prefers `events_due` (it guesses few pending rows) and then sorts every due row;
-/// `INDEXED BY` pins the plan, and `state = 'pending'` must stay a literal for SQLite to
-/// accept that partial index at all.
+/// The inner select walks the `events_state (state, id, next_attempt_ms)` index in id order
+/// and stops after `?2` due rows, so a claim costs the batch, not the backlog.
 pub const CLAIM: &str = "UPDATE events SET state = 'in_flight', claimed_ms = ?1
     WHERE id IN (
         SELECT id FROM (
             SELECT id, size, sum(size + ?4) OVER (ORDER BY id) AS running
-            FROM (SELECT id, size FROM events INDEXED BY events_pending
+            FROM (SELECT id, size FROM events
                   WHERE state = 'pending' AND next_attempt_ms <= ?1
                   ORDER BY id LIMIT ?2))
         WHERE running <= ?3 OR running = size + ?4)
@@ -341,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn claim_plan_walks_the_pending_index_without_sorting() {
+    fn claim_plan_walks_the_state_index_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = outbox_with(&dir, &[]);
         let mut stmt = outbox
@@ -354,7 +351,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         let plan = plan.join("\n");
-        assert!(plan.contains("USING INDEX events_pending"), "{plan}");
+        assert!(plan.contains("USING INDEX events_state"), "{plan}");
         assert!(!plan.contains("USE TEMP B-TREE FOR ORDER BY"), "{plan}");
     }
 
