@@ -106,6 +106,22 @@ impl Config {
     }
 }
 
+/// An endpoint without user info, query or fragment: how health, the daemon's log and
+/// `status` show it (status output gets pasted into tickets). An endpoint that is not a URL
+/// is not shown at all, since any part of it might be a credential.
+pub fn shown_endpoint(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "(unparsable endpoint)".to_owned(),
+    }
+}
+
 fn human_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     humantime::parse_duration(&text).map_err(|e| {
@@ -135,5 +151,17 @@ mod tests {
         .unwrap();
         let c = Config::load(&paths).unwrap();
         assert_eq!(c.dead_after, Duration::from_secs(2 * 86400));
+    }
+
+    #[test]
+    fn credentials_never_reach_the_status_line() {
+        assert_eq!(
+            shown_endpoint("https://u:s3cret@c.example:8443/v1/e?token=x#f"),
+            "https://c.example:8443/v1/e"
+        );
+        assert_eq!(
+            shown_endpoint("file:///tmp/out.ndjson"),
+            "file:///tmp/out.ndjson"
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::State;
 use super::store::{Outbox, StoreError};
 
 const KEY: &str = "health";
@@ -75,27 +74,27 @@ pub struct Dropped {
 }
 
 impl Dropped {
-    /// The `meta` key counting rows dropped from `state` (in-flight rows never are).
-    pub fn key(state: State) -> &'static str {
-        match state {
-            State::Pending => "dropped_pending",
-            State::Dead => "dropped_dead",
-            State::Rejected => "dropped_rejected",
-            State::InFlight => "dropped_in_flight",
-        }
+    const PENDING: &str = "dropped_pending";
+    const DEAD: &str = "dropped_dead";
+    const REJECTED: &str = "dropped_rejected";
+
+    /// Each count with the `meta` key that keeps it (in-flight rows are never dropped).
+    pub fn keyed(&self) -> [(&'static str, i64); 3] {
+        [
+            (Dropped::DEAD, self.dead),
+            (Dropped::REJECTED, self.rejected),
+            (Dropped::PENDING, self.pending),
+        ]
     }
 
     pub fn read(outbox: &Outbox) -> Result<Dropped, StoreError> {
-        let get = |state| -> Result<i64, StoreError> {
-            Ok(outbox
-                .meta(Dropped::key(state))?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0))
+        let get = |key| -> Result<i64, StoreError> {
+            Ok(outbox.meta(key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
         };
         Ok(Dropped {
-            pending: get(State::Pending)?,
-            dead: get(State::Dead)?,
-            rejected: get(State::Rejected)?,
+            pending: get(Dropped::PENDING)?,
+            dead: get(Dropped::DEAD)?,
+            rejected: get(Dropped::REJECTED)?,
         })
     }
 

@@ -76,7 +76,7 @@ impl SpillRecord {
         raw: &[u8],
         size: usize,
     ) -> SpillRecord {
-        let excerpt = &raw[..raw.len().min(super::store::REJECTED_EXCERPT)];
+        let excerpt = super::store::rejected_excerpt(raw);
         SpillRecord {
             received_ms,
             client: client.map(str::to_owned),

@@ -1,22 +1,27 @@
-//! The outbox: one SQLite database of captured events, its schema and migrations, and the
-//! few statements every binary needs (insert, counts, meta). Claiming and acknowledging
-//! batches belong to the daemon; listing and retrying belong to difflorectl.
+//! The outbox: one SQLite database of captured events, and the few statements every binary
+//! needs (insert, counts, meta). Opening lives in `open`, the schema and its migrations in
+//! `schema`. Claiming and acknowledging batches belong to the daemon; listing and retrying
+//! belong to difflorectl.
+
+mod open;
+mod schema;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::event::{Fields, State};
-use super::paths::Paths;
 
-/// The schema version this build writes. A database with a larger `user_version` came from
-/// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 1;
+pub use open::{Durability, OpenOptions};
+pub use schema::SCHEMA_VERSION;
 
 /// Bytes of a rejected input kept for inspection.
 pub const REJECTED_EXCERPT: usize = 4096;
+
+/// The part of a rejected input that is kept: its first `REJECTED_EXCERPT` bytes.
+pub fn rejected_excerpt(raw: &[u8]) -> &[u8] {
+    &raw[..raw.len().min(REJECTED_EXCERPT)]
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,54 +47,6 @@ pub enum StoreError {
     },
 }
 
-/// How hard a commit tries to survive power loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// WAL + synchronous=NORMAL: survives any crash of difflore; the last commits may be lost
-    /// if the machine loses power.
-    Normal,
-    /// synchronous=FULL: every commit is synced.
-    Full,
-}
-
-impl Durability {
-    /// `DIFFLORE_SYNC=full` selects FULL; anything else is NORMAL.
-    pub fn from_env() -> Durability {
-        match std::env::var("DIFFLORE_SYNC") {
-            Ok(v) if v.eq_ignore_ascii_case("full") => Durability::Full,
-            _ => Durability::Normal,
-        }
-    }
-}
-
-/// How a process opens the outbox.
-#[derive(Debug, Clone, Copy)]
-pub struct OpenOptions {
-    /// How long a statement waits for a lock before giving up with SQLITE_BUSY.
-    pub busy_timeout: Duration,
-    pub durability: Durability,
-    /// The hook sets this: its close must not checkpoint the WAL (the daemon does that).
-    pub skip_checkpoint_on_close: bool,
-}
-
-impl OpenOptions {
-    pub fn hook(busy_timeout: Duration) -> OpenOptions {
-        OpenOptions {
-            busy_timeout,
-            durability: Durability::from_env(),
-            skip_checkpoint_on_close: true,
-        }
-    }
-
-    pub fn long_lived() -> OpenOptions {
-        OpenOptions {
-            busy_timeout: Duration::from_secs(5),
-            durability: Durability::from_env(),
-            skip_checkpoint_on_close: false,
-        }
-    }
-}
-
 /// An open outbox database.
 pub struct Outbox {
     conn: Connection,
@@ -97,68 +54,6 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Open (creating if needed) and migrate the outbox under `paths`.
-    pub fn open(paths: &Paths, opts: OpenOptions) -> Result<Outbox, StoreError> {
-        let path = paths.db();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
-        let outbox = Outbox { conn, path };
-        outbox.configure(opts)?;
-        outbox.migrate()?;
-        Ok(outbox)
-    }
-
-    /// Open an existing outbox read-only, for `status` (which must change nothing).
-    /// `Ok(None)` when there is no database yet.
-    ///
-    /// A plain read-only SQLite connection still creates the `-wal` and `-shm` files when
-    /// they are missing and writes read marks into `-shm`. So: with both present, `-shm` is
-    /// opened read-only (`readonly_shm`). With neither a WAL nor a rollback journal, nobody
-    /// is writing and every committed page is in the main file, which is read `immutable`
-    /// (a writer that appears meanwhile writes to a new WAL, which this snapshot ignores).
-    /// Only while a writer creates the database (a `-journal` exists) is it opened plainly,
-    /// waiting for that writer like any reader.
-    pub fn open_read_only(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
-        let path = paths.db();
-        if !path.exists() {
-            return Ok(None);
-        }
-        let beside = |suffix: &str| {
-            let mut p = path.clone().into_os_string();
-            p.push(suffix);
-            std::path::Path::new(&p).exists()
-        };
-        let mode = match (beside("-wal"), beside("-shm"), beside("-journal")) {
-            (true, true, _) => "mode=ro&readonly_shm=1",
-            (false, _, false) => "immutable=1",
-            _ => "mode=ro",
-        };
-        let uri = format!("file:{}?{mode}", uri_path(&path));
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&uri, flags).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        let outbox = Outbox { conn, path };
-        outbox
-            .conn
-            .busy_timeout(Duration::from_secs(2))
-            .map_err(|e| outbox.sql(e))?;
-        let found = outbox.user_version()?;
-        if found > SCHEMA_VERSION {
-            return Err(outbox.newer(found));
-        }
-        Ok((found > 0).then_some(outbox))
-    }
-
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -173,77 +68,6 @@ impl Outbox {
             path: self.path.clone(),
             source,
         }
-    }
-
-    fn newer(&self, found: i64) -> StoreError {
-        StoreError::NewerSchema {
-            path: self.path.clone(),
-            found,
-            supported: SCHEMA_VERSION,
-        }
-    }
-
-    fn configure(&self, opts: OpenOptions) -> Result<(), StoreError> {
-        let c = &self.conn;
-        c.busy_timeout(opts.busy_timeout).map_err(|e| self.sql(e))?;
-        let sync = match opts.durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        };
-        c.pragma_update(None, "synchronous", sync)
-            .map_err(|e| self.sql(e))?;
-        if opts.skip_checkpoint_on_close {
-            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-                .map_err(|e| self.sql(e))?;
-        }
-        Ok(())
-    }
-
-    fn user_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))
-    }
-
-    /// Bring the schema to `SCHEMA_VERSION`. Costs one `PRAGMA user_version` read when the
-    /// schema is current, which is every hook run but the first.
-    fn migrate(&self) -> Result<(), StoreError> {
-        let found = self.user_version()?;
-        if found == SCHEMA_VERSION {
-            return Ok(());
-        }
-        if found > SCHEMA_VERSION {
-            return Err(self.newer(found));
-        }
-        // WAL is a property of the file: set once, before the first write transaction.
-        self.conn
-            .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .map_err(|e| self.sql(e))?;
-        // IMMEDIATE takes the write lock first, so concurrent first hooks wait here and then
-        // see the schema another one created.
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.sql(e))?;
-        let result = self.migrate_locked();
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        let ended = self.conn.execute_batch(end).map_err(|e| self.sql(e));
-        result.and(ended)
-    }
-
-    fn migrate_locked(&self) -> Result<(), StoreError> {
-        let found = self.user_version()?;
-        if found > SCHEMA_VERSION {
-            return Err(self.newer(found));
-        }
-        if found < 1 {
-            self.conn
-                .execute_batch(SCHEMA_V1)
-                .map_err(|e| self.sql(e))?;
-        }
-        // Later versions add `if found < N { … }` steps here.
-        self.conn
-            .pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(|e| self.sql(e))
     }
 
     /// Store one accepted event as `pending`. Returns its row id.
@@ -280,7 +104,7 @@ impl Outbox {
         raw: &[u8],
         size: usize,
     ) -> Result<i64, StoreError> {
-        let excerpt = &raw[..raw.len().min(REJECTED_EXCERPT)];
+        let excerpt = rejected_excerpt(raw);
         let mut stmt = self.conn.prepare_cached(INSERT).map_err(|e| self.sql(e))?;
         stmt.execute(params![
             received_ms,
@@ -413,68 +237,15 @@ pub struct QueueCounts {
     pub oldest_pending_ms: Option<i64>,
 }
 
-/// A path as an SQLite URI path: `%`, `?` and `#` (and anything not printable) escaped.
-fn uri_path(path: &std::path::Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = String::new();
-    for &b in path.as_os_str().as_bytes() {
-        match b {
-            b'%' | b'?' | b'#' => out.push_str(&format!("%{b:02X}")),
-            0x21..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 const INSERT: &str = "INSERT INTO events
     (received_ms, client, event, session_id, cwd, tool, payload, size, state, last_error)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-
-const SCHEMA_V1: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-
--- AUTOINCREMENT: row ids are never reused, so <install_id>-<id> stays unique forever.
-CREATE TABLE IF NOT EXISTS events (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    received_ms      INTEGER NOT NULL,
-    client           TEXT NOT NULL,
-    event            TEXT NOT NULL,
-    session_id       TEXT,
-    cwd              TEXT,
-    tool             TEXT,
-    payload          BLOB NOT NULL,   -- exactly as received (rejected rows: the first 4 KiB)
-    size             INTEGER NOT NULL, -- bytes received
-    state            TEXT NOT NULL DEFAULT 'pending'
-                     CHECK (state IN ('pending', 'in_flight', 'dead', 'rejected')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    next_attempt_ms  INTEGER NOT NULL DEFAULT 0,
-    claimed_ms       INTEGER,
-    first_failure_ms INTEGER,
-    last_error       TEXT
-);
-
--- 'Oldest due pending rows' is an index range scan.
-CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt_ms, id);
-
--- Spill files already imported: makes each import exactly-once.
-CREATE TABLE IF NOT EXISTS spill_imported (
-    name        TEXT PRIMARY KEY,
-    imported_ms INTEGER NOT NULL,
-    rows        INTEGER NOT NULL
-) WITHOUT ROWID;
-
-INSERT OR IGNORE INTO meta(key, value) VALUES ('install_id', lower(hex(randomblob(16))));
-INSERT OR IGNORE INTO meta(key, value) VALUES ('delivered_total', '0');
-";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::shared::event::classify;
+    use crate::shared::paths::Paths;
 
     fn open(dir: &tempfile::TempDir) -> Outbox {
         Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap()
@@ -497,47 +268,5 @@ mod tests {
         let first = open(&dir).install_id().unwrap();
         assert_eq!(first.len(), 32);
         assert_eq!(open(&dir).install_id().unwrap(), first);
-    }
-
-    #[test]
-    fn read_only_open_finds_odd_paths_and_leaves_no_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("a dir?#%é");
-        let paths = Paths::at(&home);
-        paths.ensure_home().unwrap();
-        let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
-        let db = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
-        db.insert(1, &f, "{}").unwrap();
-        drop(db);
-        let before: Vec<_> = std::fs::read_dir(&home)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        let ro = Outbox::open_read_only(&paths).unwrap().unwrap();
-        assert_eq!(ro.counts().unwrap().pending, 1);
-        drop(ro);
-        let after: Vec<_> = std::fs::read_dir(&home)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(after, before);
-    }
-
-    #[test]
-    fn newer_schema_is_refused_and_left_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(open(&dir));
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        raw.pragma_update(None, "user_version", 99).unwrap();
-        drop(raw);
-        let err = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived())
-            .err()
-            .expect("a newer schema must be refused");
-        assert!(err.to_string().contains("schema version 99"), "{err}");
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        let v: i64 = raw
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, 99);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::shared::config::Config;
+use crate::shared::config::{Config, shown_endpoint};
 use crate::shared::health::{self, Dropped, Health};
 use crate::shared::paths::Paths;
 use crate::shared::pidfile::PidRecord;
@@ -118,7 +118,7 @@ pub fn status(paths: &Paths) -> Status {
         _ => config
             .as_ref()
             .and_then(|c| c.endpoint.as_deref())
-            .map(without_credentials),
+            .map(shown_endpoint),
     };
     Status::Known(Box::new(StatusReport {
         now_ms: crate::shared::now_ms(),
@@ -142,33 +142,4 @@ fn read_queue(paths: &Paths) -> Result<Option<QueueInfo>, StoreError> {
         used_bytes: outbox.used_bytes()?,
         dropped: Dropped::read(&outbox)?,
     }))
-}
-
-/// `scheme://user:secret@host/path?token=x` → `scheme://host/path`: status output gets
-/// pasted into tickets.
-pub fn without_credentials(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}{path}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_reach_the_status_line() {
-        assert_eq!(
-            without_credentials("https://u:s3cret@c.example:8443/v1/e?token=x#f"),
-            "https://c.example:8443/v1/e"
-        );
-        assert_eq!(
-            without_credentials("file:///tmp/out.ndjson"),
-            "file:///tmp/out.ndjson"
-        );
-    }
 }

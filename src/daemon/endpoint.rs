@@ -17,7 +17,7 @@ use super::sink::file::FileSink;
 use super::sink::http::{self, ClientError, Encoder, HttpSink};
 use super::sink::json::JsonEncoder;
 use super::sink::otlp::{self, OtlpEncoder};
-use crate::shared::config::Config;
+use crate::shared::config::{Config, shown_endpoint};
 
 pub use otel::OtelEnv;
 pub use token::token;
@@ -147,13 +147,13 @@ impl Endpoint {
     /// OpenTelemetry variables shows the logs URL it posts to and the variable's name.
     pub fn shown(&self) -> String {
         match otel::var_of(self.origin) {
-            None => shown(&self.text),
+            None => shown_endpoint(&self.text),
             Some(var) => {
                 let url = Url::parse(&self.text)
                     .ok()
                     .map(|u| self.otel_logs_url(u).to_string())
                     .unwrap_or_else(|| self.text.clone());
-                format!("{} (OTLP, from {var})", shown(&url))
+                format!("{} (OTLP, from {var})", shown_endpoint(&url))
             }
         }
     }
@@ -163,20 +163,6 @@ impl Endpoint {
             Origin::OtelBase => logs_url(url),
             _ => url,
         }
-    }
-}
-
-/// The endpoint without user info, query or fragment: safe for health and logs.
-pub fn shown(text: &str) -> String {
-    match Url::parse(text) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.set_query(None);
-            url.set_fragment(None);
-            url.to_string()
-        }
-        Err(_) => "(unparsable endpoint)".to_owned(),
     }
 }
 
@@ -195,7 +181,7 @@ pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError
                 .to_file_path()
                 .ok()
                 .filter(|p| p.is_absolute())
-                .ok_or_else(|| EndpointError::FilePath(shown(text)))?;
+                .ok_or_else(|| EndpointError::FilePath(shown_endpoint(text)))?;
             Ok(Sink::File(FileSink { path }))
         }
         (Origin::Difflore, _) if web => http_sink(endpoint, url, config, Box::new(JsonEncoder)),
@@ -205,14 +191,14 @@ pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError
             let base = Url::parse(&text[OTLP_PREFIX.len()..]).map_err(not_url)?;
             otlp_sink(endpoint, logs_url(base), config)
         }
-        (Origin::Difflore, _) => Err(EndpointError::Scheme(shown(text))),
+        (Origin::Difflore, _) => Err(EndpointError::Scheme(shown_endpoint(text))),
         (Origin::OtelLogs | Origin::OtelBase, _) if web => {
             let url = endpoint.otel_logs_url(url);
             otlp_sink(endpoint, url, config)
         }
         (origin, _) => Err(EndpointError::OtelScheme {
             var: otel::var_of(origin).unwrap_or(ENDPOINT_VAR),
-            shown: shown(text),
+            shown: shown_endpoint(text),
         }),
     }
 }

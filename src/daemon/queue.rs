@@ -34,6 +34,19 @@ pub fn reclaim_all(outbox: &Outbox) -> Result<usize, StoreError> {
         .map_err(|e| outbox.sql(e))
 }
 
+/// The claim: `?1` now, `?2` most events, `?3` most bytes, `?4` envelope bytes per event.
+/// The inner select walks the `events_state (state, id, next_attempt_ms)` index in id order
+/// and stops after `?2` due rows, so a claim costs the batch, not the backlog.
+pub const CLAIM: &str = "UPDATE events SET state = 'in_flight', claimed_ms = ?1
+    WHERE id IN (
+        SELECT id FROM (
+            SELECT id, size, sum(size + ?4) OVER (ORDER BY id) AS running
+            FROM (SELECT id, size FROM events
+                  WHERE state = 'pending' AND next_attempt_ms <= ?1
+                  ORDER BY id LIMIT ?2))
+        WHERE running <= ?3 OR running = size + ?4)
+    RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size";
+
 /// Claim the oldest due pending rows: at most `max_events`, and no more than `max_bytes`
 /// (estimated) unless the first row alone is larger. One statement: no read-then-write.
 pub fn claim(
@@ -44,17 +57,7 @@ pub fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     let mut stmt = outbox
         .conn()
-        .prepare_cached(
-            "UPDATE events SET state = 'in_flight', claimed_ms = ?1
-             WHERE id IN (
-                SELECT id FROM (
-                    SELECT id, size, sum(size + ?4) OVER (ORDER BY id) AS running
-                    FROM (SELECT id, size FROM events
-                          WHERE state = 'pending' AND next_attempt_ms <= ?1
-                          ORDER BY id LIMIT ?2))
-                WHERE running <= ?3 OR running = size + ?4)
-             RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size",
-        )
+        .prepare_cached(CLAIM)
         .map_err(|e| outbox.sql(e))?;
     let rows = stmt
         .query_map(
@@ -332,6 +335,24 @@ mod tests {
             count(&outbox, "state = 'dead' AND last_error = 'still 503'"),
             1
         );
+    }
+
+    #[test]
+    fn claim_plan_walks_the_state_index_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[]);
+        let mut stmt = outbox
+            .conn()
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params![0, 1, 1, 1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("USING INDEX events_state"), "{plan}");
+        assert!(!plan.contains("USE TEMP B-TREE FOR ORDER BY"), "{plan}");
     }
 
     #[test]

@@ -196,13 +196,9 @@ fn remove_oldest(outbox: &Outbox, class: [State; 2], excess: i64) -> Result<Drop
                  SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
             )
             .map_err(sql)?;
-        for (state, n) in [
-            (State::Dead, now.dead),
-            (State::Rejected, now.rejected),
-            (State::Pending, now.pending),
-        ] {
+        for (key, n) in now.keyed() {
             if n > 0 {
-                bump.execute(params![Dropped::key(state), n]).map_err(sql)?;
+                bump.execute(params![key, n]).map_err(sql)?;
             }
         }
     }

@@ -43,7 +43,7 @@ fn cli_beats_env_beats_config_beats_the_opentelemetry_variables() {
 #[test]
 fn shown_endpoints_carry_no_credentials() {
     assert_eq!(
-        shown("https://user:secret@collector.example/ingest?token=abc#x"),
+        shown_endpoint("https://user:secret@collector.example/ingest?token=abc#x"),
         "https://collector.example/ingest"
     );
     assert_eq!(

@@ -1,0 +1,183 @@
+//! Opening the outbox: read-write (configured, then migrated) for the hook and the daemon,
+//! or strictly read-only for `status`. Must not create or change anything when read-only.
+
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+
+use super::schema::SCHEMA_VERSION;
+use super::{Outbox, StoreError};
+use crate::shared::paths::Paths;
+
+/// How hard a commit tries to survive power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL + synchronous=NORMAL: survives any crash of difflore; the last commits may be lost
+    /// if the machine loses power.
+    Normal,
+    /// synchronous=FULL: every commit is synced.
+    Full,
+}
+
+impl Durability {
+    /// `DIFFLORE_SYNC=full` selects FULL; anything else is NORMAL.
+    pub fn from_env() -> Durability {
+        match std::env::var("DIFFLORE_SYNC") {
+            Ok(v) if v.eq_ignore_ascii_case("full") => Durability::Full,
+            _ => Durability::Normal,
+        }
+    }
+}
+
+/// How a process opens the outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// How long a statement waits for a lock before giving up with SQLITE_BUSY.
+    pub busy_timeout: Duration,
+    pub durability: Durability,
+    /// The hook sets this: its close must not checkpoint the WAL (the daemon does that).
+    pub skip_checkpoint_on_close: bool,
+}
+
+impl OpenOptions {
+    pub fn hook(busy_timeout: Duration) -> OpenOptions {
+        OpenOptions {
+            busy_timeout,
+            durability: Durability::from_env(),
+            skip_checkpoint_on_close: true,
+        }
+    }
+
+    pub fn long_lived() -> OpenOptions {
+        OpenOptions {
+            busy_timeout: Duration::from_secs(5),
+            durability: Durability::from_env(),
+            skip_checkpoint_on_close: false,
+        }
+    }
+}
+
+impl Outbox {
+    /// Open (creating if needed) and migrate the outbox under `paths`.
+    pub fn open(paths: &Paths, opts: OpenOptions) -> Result<Outbox, StoreError> {
+        let path = paths.db();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let outbox = Outbox { conn, path };
+        outbox.configure(opts)?;
+        outbox.migrate()?;
+        Ok(outbox)
+    }
+
+    /// Open an existing outbox read-only, for `status` (which must change nothing).
+    /// `Ok(None)` when there is no database yet.
+    ///
+    /// A plain read-only SQLite connection still creates the `-wal` and `-shm` files when
+    /// they are missing and writes read marks into `-shm`. So: with both present, `-shm` is
+    /// opened read-only (`readonly_shm`). With neither a WAL nor a rollback journal, nobody
+    /// is writing and every committed page is in the main file, which is read `immutable`
+    /// (a writer that appears meanwhile writes to a new WAL, which this snapshot ignores).
+    /// Only while a writer creates the database (a `-journal` exists) is it opened plainly,
+    /// waiting for that writer like any reader.
+    pub fn open_read_only(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
+        let path = paths.db();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let beside = |suffix: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            std::path::Path::new(&p).exists()
+        };
+        let mode = match (beside("-wal"), beside("-shm"), beside("-journal")) {
+            (true, true, _) => "mode=ro&readonly_shm=1",
+            (false, _, false) => "immutable=1",
+            _ => "mode=ro",
+        };
+        let uri = format!("file:{}?{mode}", uri_path(&path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let outbox = Outbox { conn, path };
+        outbox
+            .conn
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(|e| outbox.sql(e))?;
+        let found = outbox.user_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(outbox.newer(found));
+        }
+        Ok((found > 0).then_some(outbox))
+    }
+
+    fn configure(&self, opts: OpenOptions) -> Result<(), StoreError> {
+        let c = &self.conn;
+        c.busy_timeout(opts.busy_timeout).map_err(|e| self.sql(e))?;
+        let sync = match opts.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        c.pragma_update(None, "synchronous", sync)
+            .map_err(|e| self.sql(e))?;
+        if opts.skip_checkpoint_on_close {
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A path as an SQLite URI path: `%`, `?` and `#` (and anything not printable) escaped.
+fn uri_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => out.push_str(&format!("%{b:02X}")),
+            0x21..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::event::classify;
+
+    #[test]
+    fn read_only_open_finds_odd_paths_and_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("a dir?#%é");
+        let paths = Paths::at(&home);
+        paths.ensure_home().unwrap();
+        let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
+        let db = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
+        db.insert(1, &f, "{}").unwrap();
+        drop(db);
+        let before: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let ro = Outbox::open_read_only(&paths).unwrap().unwrap();
+        assert_eq!(ro.counts().unwrap().pending, 1);
+        drop(ro);
+        let after: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(after, before);
+    }
+}
