@@ -72,7 +72,7 @@ impl Outbox {
             })?;
         let outbox = Outbox { conn, path };
         outbox.configure(opts)?;
-        outbox.migrate()?;
+        outbox.migrate(opts.busy_timeout)?;
         Ok(outbox)
     }
 

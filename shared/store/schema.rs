@@ -1,7 +1,18 @@
 //! The outbox schema, version by version, and the migration that brings any older outbox up
 //! to `SCHEMA_VERSION` in place. Never rewrites an outbox from a newer difflore.
 
+use std::time::{Duration, Instant};
+
+use rusqlite::ErrorCode;
+
 use super::{Outbox, StoreError};
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
@@ -25,7 +36,29 @@ impl Outbox {
 
     /// Bring the schema to `SCHEMA_VERSION`. Costs one `PRAGMA user_version` read when the
     /// schema is current, which is every hook run but the first.
-    pub(super) fn migrate(&self) -> Result<(), StoreError> {
+    ///
+    /// When several processes create the outbox at once, switching the new file to WAL (or
+    /// upgrading a read to a write) can fail with SQLITE_BUSY at once, without the busy
+    /// handler: SQLite refuses to wait there to avoid a deadlock. So a busy attempt is
+    /// rolled back and tried again, within `patience`.
+    pub(super) fn migrate(&self, patience: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match self.migrate_once() {
+                Err(StoreError::Sql { source, .. })
+                    if is_busy(&source) && Instant::now() < deadline =>
+                {
+                    if !self.conn.is_autocommit() {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn migrate_once(&self) -> Result<(), StoreError> {
         let found = self.user_version()?;
         if found == SCHEMA_VERSION {
             return Ok(());
