@@ -332,7 +332,7 @@ impl Daemon {
         let why = error_chain(e);
         dlog!("outbox error: {why}");
         self.publisher.error(Some(format!("outbox error: {why}")));
-        if let Err(e) = queue::release_all(&self.outbox) {
+        if let Err(e) = queue::reclaim_all(&self.outbox) {
             dlog!("could not release claimed rows: {}", error_chain(&e));
         }
         // Closed always passes the gate: open it for the pause. A credential pause or a

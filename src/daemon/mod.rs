@@ -193,7 +193,7 @@ fn tighten_files(paths: &Paths) {
 
 /// Clean stop: nothing stays claimed, and the health record says when we left.
 fn stop(daemon: &mut Daemon) {
-    match queue::release_all(daemon.outbox()) {
+    match queue::reclaim_all(daemon.outbox()) {
         Ok(0) => {}
         Ok(n) => dlog!("returned {n} claimed events to the queue"),
         Err(e) => dlog!("could not release claimed events: {}", error_chain(&e)),

@@ -23,7 +23,8 @@ pub struct Claimed {
     pub size: i64,
 }
 
-/// At start: no other drainer can exist (we hold the lock), so every claim is orphaned.
+/// Every in-flight row back to pending: at start (we hold the lock, so no other drainer
+/// exists and every claim is orphaned) and at a clean stop.
 pub fn reclaim_all(outbox: &Outbox) -> Result<usize, StoreError> {
     outbox
         .conn()
@@ -121,11 +122,6 @@ pub fn release(outbox: &Outbox, ids: &[i64]) -> Result<(), StoreError> {
          WHERE id = ?1 AND state = 'in_flight'",
         &[],
     )
-}
-
-/// Every in-flight row back to pending (at a clean stop).
-pub fn release_all(outbox: &Outbox) -> Result<usize, StoreError> {
-    reclaim_all(outbox)
 }
 
 /// A failed attempt: count it, remember the first failure, and either wait until
