@@ -1,4 +1,5 @@
 # difflore: `make demo` shows it working, `make test` proves it; `make ci` is what CI runs.
+SHELL := bash
 CARGO ?= cargo
 PREFIX ?= $(HOME)/.local
 
@@ -26,8 +27,11 @@ hook:
 	$(HOOK_FLAGS) $(CARGO) build --release --locked $(HOOK_TARGET) --bin difflore-hook
 
 # Snapshots never update silently in tests: a changed message fails until reviewed.
+# The last line adds up every test binary's result (cargo's own last line is the doc tests').
 test:
-	INSTA_UPDATE=no $(CARGO) test --locked
+	@mkdir -p target
+	set -o pipefail; INSTA_UPDATE=no $(CARGO) test --locked 2>&1 | tee target/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "test: %d passed, %d failed\n", p, f }' target/test.log
 
 lint:
 	$(CARGO) fmt --check
