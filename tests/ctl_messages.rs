@@ -9,7 +9,6 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use difflore::ctl::render::render;
 use difflore::ctl::status::{DaemonStatus, QueueInfo, QueueView, Status, StatusReport};
 use difflore::ctl::stop::{KillOutcome, RestartOutcome, StartOutcome, StopOutcome};
 use difflore::ctl::{CtlError, Outcome};
@@ -18,25 +17,7 @@ use difflore::shared::paths::PathsError;
 use difflore::shared::pidfile::{PidFileError, PidRecord};
 use difflore::shared::store::{QueueCounts, StoreError};
 
-use ctl_support::settings;
-
-const NOW: i64 = 1_764_000_000_000;
-const SEC: i64 = 1000;
-
-/// Each case's words, stream and exit code, one after another.
-fn shown(cases: Vec<(&str, Outcome)>) -> String {
-    let mut text = String::new();
-    for (name, outcome) in cases {
-        let m = render(&outcome);
-        text.push_str(&format!("=== {name} (exit {})\n", outcome.exit_code()));
-        for (stream, body) in [("stdout", &m.stdout), ("stderr", &m.stderr)] {
-            if !body.is_empty() {
-                text.push_str(&format!("--- {stream}\n{body}"));
-            }
-        }
-    }
-    text
-}
+use ctl_support::{NOW, SEC, settings, shown};
 
 fn record() -> PidRecord {
     PidRecord {

@@ -7,28 +7,10 @@ mod ctl_support;
 use difflore::ctl::Outcome;
 use difflore::ctl::cli::EventRef;
 use difflore::ctl::queue::{EventList, EventRow, FlushOutcome, PurgeOutcome, RetryOutcome, Skip};
-use difflore::ctl::render::{is_yes, purge_prompt, render};
+use difflore::ctl::render::{is_yes, purge_prompt};
 use difflore::shared::event::State;
 
-use ctl_support::settings;
-
-const NOW: i64 = 1_764_000_000_000;
-const SEC: i64 = 1000;
-
-/// Each case's words, stream and exit code, one after another.
-fn shown(cases: Vec<(&str, Outcome)>) -> String {
-    let mut text = String::new();
-    for (name, outcome) in cases {
-        let m = render(&outcome);
-        text.push_str(&format!("=== {name} (exit {})\n", outcome.exit_code()));
-        for (stream, body) in [("stdout", &m.stdout), ("stderr", &m.stderr)] {
-            if !body.is_empty() {
-                text.push_str(&format!("--- {stream}\n{body}"));
-            }
-        }
-    }
-    text
-}
+use ctl_support::{NOW, SEC, settings, shown};
 
 fn rows() -> Vec<EventRow> {
     let row = |id, state, attempts, last_error: Option<&str>| EventRow {

@@ -208,3 +208,22 @@ pub fn point_record_at(sb: &Sandbox, record: &difflore::shared::pidfile::PidReco
     let path = sb.home().join("difflored.pid");
     std::fs::write(&path, serde_json::to_string(&record).unwrap()).expect("write pid file");
 }
+
+/// A fixed "now" for renderer snapshots, and one second in its unit (ms).
+pub const NOW: i64 = 1_764_000_000_000;
+pub const SEC: i64 = 1000;
+
+/// Each case's words, stream and exit code, one after another (renderer snapshots).
+pub fn shown(cases: Vec<(&str, difflore::ctl::Outcome)>) -> String {
+    let mut text = String::new();
+    for (name, outcome) in cases {
+        let m = difflore::ctl::render::render(&outcome);
+        text.push_str(&format!("=== {name} (exit {})\n", outcome.exit_code()));
+        for (stream, body) in [("stdout", &m.stdout), ("stderr", &m.stderr)] {
+            if !body.is_empty() {
+                text.push_str(&format!("--- {stream}\n{body}"));
+            }
+        }
+    }
+    text
+}
