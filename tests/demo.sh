@@ -15,6 +15,10 @@ for client in claude-code codex gemini cursor windsurf; do
   "$bin/difflore-hook" --client "$client" < "$fixture"
   echo "   $client: $(basename "$fixture")"
 done
+# A made-up token, as an agent might capture it: it leaves the machine redacted.
+echo '{"session_id":"demo","cwd":"/tmp","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"export GITHUB_TOKEN=ghp_cTfoJpR4eCy6GBc9oGa8nZt0QXKmvz6j9UcN"}}' \
+  | "$bin/difflore-hook" --client claude-code
+echo "   claude-code: a PostToolUse whose command holds a (made-up) GitHub token"
 echo 'this is not json' | "$bin/difflore-hook" 2>&1 | sed 's/^/   /'
 
 echo
@@ -32,8 +36,9 @@ done
 "$bin/difflorectl" status
 
 echo
-echo "== 4. what the collector received (first event, cut at 600 bytes)"
+echo "== 4. what the collector received (first event, cut at 600 bytes; then the token's)"
 head -n 1 "$collector" | cut -c 1-600
+grep -o '"tool_input":{[^}]*}' "$collector"
 echo "   ... $(wc -l < "$collector") events in all"
 
 echo
