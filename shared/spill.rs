@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -175,13 +176,15 @@ pub fn waiting(paths: &Paths) -> usize {
 }
 
 /// Import up to `max_files` spill files into the outbox, each exactly once.
-/// `adopt_claims`: also import files another importer claimed but did not finish (only the
-/// daemon sets it: it runs alone, and a claim older than its start belongs to a dead process).
+/// Files another importer claimed (renamed) are adopted once they are at least
+/// `adopt_claims_older_than` old: that importer died or gave up. Adopting one still being
+/// imported is harmless, since `spill_imported` admits each file once; the age only spares
+/// the work. The daemon adopts every claim (zero), hooks only old ones.
 pub fn import(
     outbox: &Outbox,
     paths: &Paths,
     max_files: usize,
-    adopt_claims: bool,
+    adopt_claims_older_than: Duration,
 ) -> Result<ImportReport, SpillError> {
     let dir = paths.spill_dir();
     let entries = match fs::read_dir(&dir) {
@@ -192,7 +195,7 @@ pub fn import(
     let mut names: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| has_ext(p, READY) || (adopt_claims && has_ext(p, CLAIMED)))
+        .filter(|p| has_ext(p, READY) || (has_ext(p, CLAIMED) && older(p, adopt_claims_older_than)))
         .collect();
     names.sort();
     let mut report = ImportReport::default();
@@ -267,6 +270,16 @@ fn import_file(outbox: &Outbox, claimed: &Path) -> Result<usize, SpillError> {
     Ok(rows)
 }
 
+/// Last modified at least `age` ago (a rename keeps the time the spill was written).
+fn older(p: &Path, age: Duration) -> bool {
+    age.is_zero()
+        || fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|e| e >= age)
+}
+
 fn has_ext(p: &Path, ext: &str) -> bool {
     p.extension().is_some_and(|e| e == ext)
 }
@@ -276,6 +289,30 @@ mod tests {
     use super::*;
     use crate::shared::event::classify;
     use crate::shared::store::OpenOptions;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_claim_left_by_an_importer_that_gave_up_is_adopted_once_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let f = classify(br#"{"hook_event_name":"Stop","session_id":"s"}"#, None).unwrap();
+        let path = write(&paths, &SpillRecord::accepted(7, &f, "{}")).unwrap();
+        let claimed = path.with_extension(CLAIMED);
+        fs::rename(&path, &claimed).unwrap();
+        let outbox = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
+        // Fresh: another hook may be importing it right now.
+        assert_eq!(import(&outbox, &paths, 10, HOUR).unwrap().rows, 0);
+        let old = std::time::SystemTime::now() - 2 * HOUR;
+        fs::File::options()
+            .write(true)
+            .open(&claimed)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(import(&outbox, &paths, 10, HOUR).unwrap().rows, 1);
+        assert_eq!(waiting(&paths), 0);
+    }
 
     #[test]
     fn a_spilled_event_is_imported_exactly_once() {
@@ -289,7 +326,7 @@ mod tests {
         .unwrap();
         let outbox = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
         assert_eq!(
-            import(&outbox, &paths, 10, false).unwrap(),
+            import(&outbox, &paths, 10, HOUR).unwrap(),
             ImportReport { files: 1, rows: 1 }
         );
         // Simulate a crash between commit and unlink: the same file shows up again.
@@ -300,7 +337,7 @@ mod tests {
             .unwrap()
             .replace(".ndjson", ".claimed");
         fs::write(dir.path().join("spill").join(name), b"{}\n").unwrap();
-        import(&outbox, &paths, 10, true).unwrap();
+        import(&outbox, &paths, 10, Duration::ZERO).unwrap();
         let n: i64 = outbox
             .conn()
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))

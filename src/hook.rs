@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Spill files a successful hook imports on its way out (the daemon imports the rest).
 const IMPORT_PER_HOOK: usize = 4;
+/// A spill file claimed this long ago by a hook that did not finish importing it is
+/// imported by the next hook, so nothing waits for a daemon that may never run.
+const ABANDONED_CLAIM: Duration = Duration::from_secs(60);
 /// A WAL longer than this is checkpointed by the hook that finds it so (see
 /// `Outbox::checkpoint_long_wal`): about 250 pages, under SQLite's 1000-page auto-checkpoint.
 const WAL_LIMIT_BYTES: u64 = 1 << 20;
@@ -152,7 +155,7 @@ pub fn run(args: &HookArgs) -> HookOutcome {
                     // Best effort and never waiting: spill files exist because the outbox
                     // was contended, so a busy outbox leaves them for the daemon.
                     if db.conn().busy_timeout(Duration::ZERO).is_ok() {
-                        let _ = spill::import(&db, &paths, IMPORT_PER_HOOK, false);
+                        let _ = spill::import(&db, &paths, IMPORT_PER_HOOK, ABANDONED_CLAIM);
                     }
                     HookOutcome::Stored
                 }

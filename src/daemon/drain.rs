@@ -289,7 +289,12 @@ impl Daemon {
         if spill::waiting(&self.paths) == 0 {
             return;
         }
-        match spill::import(&self.outbox, &self.paths, SPILL_FILES_PER_PASS, true) {
+        match spill::import(
+            &self.outbox,
+            &self.paths,
+            SPILL_FILES_PER_PASS,
+            Duration::ZERO,
+        ) {
             Ok(report) if report.rows > 0 => {
                 dlog!(
                     "imported {} spilled events from {} files",
