@@ -2,23 +2,12 @@
 //! running (`difflorectl service print --systemd|--launchd`). Returns text only: installing
 //! and starting the service is left to the user's own `systemctl`/`launchctl`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The unit's file name under `~/.config/systemd/user/`.
 pub const SYSTEMD_UNIT: &str = "difflored.service";
 /// The launchd job label; the plist goes to `~/Library/LaunchAgents/<label>.plist`.
 pub const LAUNCHD_LABEL: &str = "difflore.difflored";
-
-/// Where a user unit lives for systemd.
-pub fn systemd_unit_path(home: &Path) -> PathBuf {
-    home.join(".config/systemd/user").join(SYSTEMD_UNIT)
-}
-
-/// Where a per-user agent lives for launchd.
-pub fn launchd_plist_path(home: &Path) -> PathBuf {
-    home.join("Library/LaunchAgents")
-        .join(format!("{LAUNCHD_LABEL}.plist"))
-}
 
 /// A systemd user unit running `difflored --foreground` with `DIFFLORE_HOME` set.
 pub fn systemd_unit(difflored: &Path, data_home: &Path) -> String {

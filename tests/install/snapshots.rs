@@ -45,9 +45,4 @@ fn service_files_match_their_snapshots() {
     ] {
         assert!(unit.lines().any(|l| l == line), "missing {line}");
     }
-    let dirs = Dirs::new();
-    assert_eq!(
-        service::systemd_unit_path(&dirs.home),
-        dirs.home.join(".config/systemd/user/difflored.service")
-    );
 }
