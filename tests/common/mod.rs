@@ -34,7 +34,12 @@ impl Sandbox {
             "difflorectl" => env!("CARGO_BIN_EXE_difflorectl"),
             other => panic!("unknown binary {other}"),
         };
-        let mut cmd = Command::new(path);
+        self.command(Path::new(path))
+    }
+
+    /// Like `cmd`, for a program at any path (a copy of a binary, for example).
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().into_owned();
             if key.starts_with("DIFFLORE_") || key.starts_with("OTEL_") {

@@ -123,6 +123,13 @@ fn read_only_outbox_spills_then_is_imported_once_writable_again() {
         let spill = sb.home().join("spill");
         std::fs::create_dir(&spill).unwrap();
         std::os::unix::fs::chown(&spill, Some(UNPRIVILEGED), Some(UNPRIVILEGED)).unwrap();
+        // The build tree may sit in a folder that uid cannot enter: run a copy placed
+        // beside the data home instead.
+        let exe = sb.dir.path().join("difflore-hook");
+        std::fs::copy(env!("CARGO_BIN_EXE_difflore-hook"), &exe).unwrap();
+        set_mode(&exe, 0o755);
+        cmd = sb.command(&exe);
+        cmd.env("DIFFLORE_HOOK_TIMEOUT_MS", "100");
         cmd.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
     } else {
         for f in &files {
