@@ -28,7 +28,7 @@ pub fn shown_endpoint(text: &str) -> String {
     }
     let path = url.path();
     if path.is_empty() || path == "/" {
-        out.push('/');
+        out.push_str(path);
         return out;
     }
     for segment in path.trim_start_matches('/').split('/') {
