@@ -154,9 +154,9 @@ fn a_collector_refusing_every_batch_backs_off_and_delivers_everything_once_it_ac
     assert!(
         wait_until(LIMIT, || daemon::health(&sb).is_some_and(|h| h.circuit
             == Circuit::Open
-            && h.last_error
-                .as_deref()
-                .is_some_and(|e| e.starts_with("refused: 415 Unsupported Media Type")))),
+            && h.last_error.as_deref().is_some_and(
+                |e| e.starts_with("refused: 415 Unsupported Media Type")
+            ))),
         "{}",
         d.log_text()
     );
@@ -177,7 +177,9 @@ fn a_collector_refusing_every_batch_backs_off_and_delivers_everything_once_it_ac
     );
     assert_eq!(sb.count("state = 'dead'"), 0);
     assert!(wait_until(LIMIT, || daemon::health(&sb)
-        .is_some_and(|h| h.circuit == Circuit::Closed && h.last_error.is_none())));
+        .is_some_and(
+            |h| h.circuit == Circuit::Closed && h.last_error.is_none()
+        )));
 }
 
 #[test]

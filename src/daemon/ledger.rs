@@ -26,7 +26,11 @@ pub enum Record {
         error: String,
     },
     /// Refused for good.
-    Bury { ids: Vec<i64>, now: i64, why: String },
+    Bury {
+        ids: Vec<i64>,
+        now: i64,
+        why: String,
+    },
 }
 
 impl Record {
@@ -41,7 +45,8 @@ impl Record {
                 give_up_before,
                 error,
             } => {
-                let dead = queue::retry_later(outbox, ids, *now, *retry_at, *give_up_before, error)?;
+                let dead =
+                    queue::retry_later(outbox, ids, *now, *retry_at, *give_up_before, error)?;
                 if dead > 0 {
                     dlog!("{dead} events failed for longer than dead_after and are now dead");
                 }
