@@ -72,7 +72,7 @@ impl Daemon {
             let result = result.map_err(|f| self.secrets.scrub_failure(f));
             match result {
                 Ok(()) => {
-                    queue::ack(&self.outbox, &rows(&slice))?;
+                    queue::ack(&self.outbox, &rows(&slice), !self.config.keep_history.is_zero())?;
                     self.delivered();
                 }
                 Err(f) if f.verdict == Verdict::Retry => {
