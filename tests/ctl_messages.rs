@@ -174,7 +174,10 @@ fn status_messages() {
                 queue(Circuit::NoEndpoint),
             ),
         ),
-        ("running, local recorder (no endpoint anywhere)", local_recorder()),
+        (
+            "running, local recorder (no endpoint anywhere)",
+            local_recorder(),
+        ),
         ("crashed", report(stale(false), queue(Circuit::Open))),
         ("pid reused", report(stale(true), QueueView::Missing)),
         (

@@ -20,7 +20,9 @@ fn set(ids: &[String]) -> BTreeSet<String> {
 
 /// Wait until the collector holds exactly `want`, then check nothing is left behind.
 fn assert_all_delivered(sb: &Sandbox, c: &Collector, want: &BTreeSet<String>, d: &DaemonGuard) {
-    let arrived = wait_until(LIMIT, || c.ids() == *want && sb.count("state != 'delivered'") == 0);
+    let arrived = wait_until(LIMIT, || {
+        c.ids() == *want && sb.count("state != 'delivered'") == 0
+    });
     let missing: Vec<_> = want.difference(&c.ids()).take(5).cloned().collect();
     assert!(
         arrived,

@@ -67,7 +67,8 @@ fn queued(sb: &Sandbox) -> BTreeMap<String, Row> {
 
 fn assert_all_delivered(sb: &Sandbox, c: &Collector, want: &BTreeSet<String>, d: &DaemonGuard) {
     assert!(
-        wait_until(LIMIT, || c.ids() == *want && sb.count("state != 'delivered'") == 0),
+        wait_until(LIMIT, || c.ids() == *want
+            && sb.count("state != 'delivered'") == 0),
         "got {} of {} ids, rows left {}\n{}",
         c.ids().intersection(want).count(),
         want.len(),

@@ -7,6 +7,10 @@ use rusqlite::ErrorCode;
 
 use super::{Outbox, StoreError};
 
+mod v4;
+
+use v4::SCHEMA_V4;
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -96,6 +100,11 @@ impl Outbox {
                 .execute_batch(SCHEMA_V2)
                 .map_err(|e| self.sql(e))?;
         }
+        if found < 3 {
+            self.conn
+                .execute_batch(SCHEMA_V3)
+                .map_err(|e| self.sql(e))?;
+        }
         if found < 4 {
             self.keep_delivered_rows()?;
             self.conn
@@ -160,99 +169,49 @@ DROP INDEX IF EXISTS events_due;
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id, next_attempt_ms);
 ";
 
-/// The states version 1 allowed, exactly as its `CREATE TABLE` spells them, and the same list
-/// with `delivered` (local history) added.
-const V1_STATES: &str = "CHECK (state IN ('pending', 'in_flight', 'dead', 'rejected'))";
-const V4_STATES: &str =
-    "CHECK (state IN ('pending', 'in_flight', 'dead', 'rejected', 'delivered'))";
+/// The capture model (`shared::assemble`): each event's normalized kind, the call id that
+/// pairs a tool call's pre and post, and the ordinal of its turn, written by the daemon (or
+/// difflorectl) in id order after the hook's insert, which never names these columns. The
+/// span state lives in tables, so a restart or an outage between a pre and its post changes
+/// nothing: `span_sessions` (turn counter and open turn per session) and `spans` (open spans,
+/// and closed ones until the outbox row that carries them out is gone).
+const SCHEMA_V3: &str = "
+ALTER TABLE events ADD COLUMN kind TEXT;
+ALTER TABLE events ADD COLUMN call_id TEXT;
+ALTER TABLE events ADD COLUMN turn INTEGER;
 
-impl Outbox {
-    /// Allow the `delivered` state in place. Loosening a CHECK constraint changes no stored
-    /// row, so SQLite's documented shortcut applies (ALTER TABLE, "making other kinds of
-    /// table schema changes"): rewrite the table's text in `sqlite_schema` and bump
-    /// `schema_version`, inside the migration's write transaction, instead of copying every
-    /// row into a new table while hooks wait for the lock.
-    fn keep_delivered_rows(&self) -> Result<(), StoreError> {
-        let sql = |e| self.sql(e);
-        let text: String = self
-            .conn
-            .query_row(
-                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'events'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        if text.contains(V4_STATES) {
-            return Ok(());
-        }
-        if !text.contains(V1_STATES) {
-            return Err(StoreError::UnknownSchema {
-                path: self.path.clone(),
-                what: "the events table's state constraint".into(),
-            });
-        }
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA schema_version", [], |r| r.get(0))
-            .map_err(sql)?;
-        self.conn
-            .pragma_update(None, "writable_schema", true)
-            .map_err(sql)?;
-        let updated = self.conn.execute(
-            "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = 'events'",
-            [text.replace(V1_STATES, V4_STATES)],
-        );
-        let bumped = self
-            .conn
-            .pragma_update(None, "schema_version", version + 1);
-        let off = self.conn.pragma_update(None, "writable_schema", false);
-        updated.map_err(sql)?;
-        bumped.map_err(sql)?;
-        off.map_err(sql)
-    }
-}
-
-/// Local history (`keep_history`) and token usage.
-/// - `events_session`: a session's events in time order, for `sessions` and `show`
-///   (measured on the hook's path in `make bench`).
-/// - `transcripts`: how far the daemon has read each agent transcript, and which file it
-///   was (device and inode, a fingerprint of its first line), so a rotated, truncated or
-///   replaced file is read again from its start without counting anything twice.
-/// - `usage`: one row per model response, unique per transcript and `key` (the message id
-///   and request id, or a running total), attributed to a session at a time.
-const SCHEMA_V4: &str = "
-CREATE INDEX IF NOT EXISTS events_session ON events (session_id, received_ms);
-
-CREATE TABLE IF NOT EXISTS transcripts (
-    path        TEXT PRIMARY KEY,
-    client      TEXT NOT NULL,
-    session_id  TEXT NOT NULL,
-    dev         INTEGER,
-    ino         INTEGER,
-    head        TEXT,              -- fingerprint of the first line
-    offset      INTEGER NOT NULL DEFAULT 0,
-    carry       TEXT,              -- what the format needs next time (Codex: last totals)
-    skipped     INTEGER NOT NULL DEFAULT 0,
-    read_ms     INTEGER
+CREATE TABLE IF NOT EXISTS span_sessions (
+    session_id TEXT PRIMARY KEY,
+    client     TEXT NOT NULL,
+    turns      INTEGER NOT NULL DEFAULT 0, -- ordinal of the latest turn (1-based)
+    open_turn  INTEGER,                    -- ordinal of the turn open now
+    last_ms    INTEGER NOT NULL,           -- capture time of the latest event
+    ended_ms   INTEGER
 ) WITHOUT ROWID;
 
-CREATE TABLE IF NOT EXISTS usage (
+CREATE TABLE IF NOT EXISTS spans (
     id          INTEGER PRIMARY KEY,
-    source      TEXT NOT NULL,     -- the transcript path
-    key         TEXT NOT NULL,
     session_id  TEXT NOT NULL,
+    turn        INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('turn', 'tool', 'subagent')),
+    call_id     TEXT,          -- tool: the call id; subagent: the agent id; turn: NULL
+    parent_kind TEXT,          -- NULL under the turn span
+    parent_call TEXT,
     client      TEXT NOT NULL,
-    at_ms       INTEGER NOT NULL,
+    name        TEXT,          -- tool name, subagent type
     model       TEXT,
-    input       INTEGER NOT NULL DEFAULT 0,
-    output      INTEGER NOT NULL DEFAULT 0,
-    cache_read  INTEGER NOT NULL DEFAULT 0,
-    cache_write INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (source, key)
+    start_event INTEGER NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    end_event   INTEGER,       -- the outbox row whose outgoing record carries the span
+    end_ms      INTEGER,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    incomplete  INTEGER NOT NULL DEFAULT 0,
+    arguments   TEXT           -- the pre's tool input, kept only when content is sent
 );
-CREATE INDEX IF NOT EXISTS usage_session ON usage (session_id, at_ms);
+CREATE INDEX IF NOT EXISTS spans_open ON spans (session_id, end_event);
+CREATE INDEX IF NOT EXISTS spans_closed_by ON spans (end_event);
 
-INSERT OR IGNORE INTO meta(key, value) VALUES ('usage_skipped', '0');
+INSERT OR IGNORE INTO meta(key, value) VALUES ('assembled_through', '0');
 ";
 
 #[cfg(test)]
@@ -304,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_outbox_learns_the_delivered_state_and_keeps_its_rows() {
+    fn a_version_2_outbox_gains_the_capture_model_and_keeps_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
         raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
@@ -314,43 +273,27 @@ mod tests {
         raw.pragma_update(None, "user_version", 2).unwrap();
         raw.execute(
             "INSERT INTO events (received_ms, client, event, payload, size) \
-             VALUES (7, 'claude', 'Stop', '{}', 2)",
+             VALUES (7, 'codex', 'Stop', '{}', 2)",
             [],
         )
         .unwrap();
-        assert!(
-            raw.execute("UPDATE events SET state = 'delivered'", [])
-                .is_err(),
-            "version 2 refuses the state"
-        );
         drop(raw);
 
         let db = open(&dir);
         assert_eq!(db.user_version().unwrap(), SCHEMA_VERSION);
-        db.conn()
-            .execute("UPDATE events SET state = 'delivered'", [])
-            .unwrap();
-        assert!(
-            db.conn()
-                .execute("UPDATE events SET state = 'gone'", [])
-                .is_err(),
-            "the constraint still holds"
-        );
-        let ok: String = db
+        let (kind, call, turn): (Option<String>, Option<String>, Option<i64>) = db
             .conn()
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(ok, "ok");
-        drop(db);
-        // A second connection (a hook's) sees the new constraint too.
-        let again = open(&dir);
-        let n: i64 = again
-            .conn()
-            .query_row("SELECT count(*) FROM events WHERE state = 'delivered'", [], |r| {
-                r.get(0)
+            .query_row("SELECT kind, call_id, turn FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!((kind, call, turn), (None, None, None));
+        assert_eq!(db.meta("assembled_through").unwrap().as_deref(), Some("0"));
+        let spans: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM spans", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(spans, 0);
     }
 
     #[test]

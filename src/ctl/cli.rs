@@ -9,8 +9,7 @@ use crate::install::Scope;
 use crate::shared::event::State;
 
 pub use values::{
-    Agent, EventRef, Grace, HooksAction, Limit, PrintOnly, QueueState, ScopeArg, Since,
-    parse_state,
+    Agent, EventRef, Grace, HooksAction, Limit, PrintOnly, QueueState, ScopeArg, Since, parse_state,
 };
 
 /// Steer difflore: see whether the daemon runs, stop or start it, and inspect or retry
@@ -112,8 +111,7 @@ pub enum Command {
         #[bpaf(positional("SESSION"))]
         session: String,
     },
-    /// Run one read-only SQL statement over the history views (events, sessions,
-    /// tool_calls, turns, usage)
+    /// Run one read-only SQL statement over the history views (see the README)
     #[bpaf(command, footer(QUERY_FOOTER))]
     Query {
         /// Print a JSON array of objects instead of a table

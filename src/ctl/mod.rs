@@ -82,12 +82,18 @@ pub enum CtlError {
 /// What a command did, for the renderer.
 #[derive(Debug)]
 pub enum Outcome {
-    Status { status: Status, json: bool },
+    Status {
+        status: Status,
+        json: bool,
+    },
     Stop(StopOutcome),
     Kill(KillOutcome),
     Start(StartOutcome),
     Restart(RestartOutcome),
-    Events { list: EventList, json: bool },
+    Events {
+        list: EventList,
+        json: bool,
+    },
     Retry(RetryOutcome),
     Purge(PurgeOutcome),
     Flush(FlushOutcome),

@@ -368,7 +368,11 @@ mod tests {
         // Acknowledging a row twice counts it once.
         assert_eq!(ack(&outbox, &[2], true).unwrap(), 0);
         assert_eq!(ack(&outbox, &[2], false).unwrap(), 0);
-        assert_eq!(count(&outbox, "id = 2"), 1, "history is not acknowledged again");
+        assert_eq!(
+            count(&outbox, "id = 2"),
+            1,
+            "history is not acknowledged again"
+        );
         assert_eq!(crate::shared::health::delivered_total(&outbox).unwrap(), 2);
         release(&outbox, &[3]).unwrap();
         assert_eq!(count(&outbox, "state = 'pending' AND attempts = 0"), 1);

@@ -420,8 +420,10 @@ mod tests {
             "the newest dead row stays"
         );
         assert_eq!(ids(&outbox, "pending"), [1, 2, 10, 11]);
-        // Far under: everything dead and rejected goes, then pending from the oldest.
-        let t = enforce(&outbox, used / 2, kept()).unwrap().unwrap();
+        // About eight rows under: everything dead and rejected goes, then pending from the
+        // oldest.
+        let far = (used - 8 * 8704) / LOW_WATER_PERCENT * 100;
+        let t = enforce(&outbox, far, kept()).unwrap().unwrap();
         assert_eq!(ids(&outbox, "dead"), Vec::<i64>::new());
         assert_eq!(ids(&outbox, "rejected"), Vec::<i64>::new());
         assert!(t.removed.pending >= 1, "{t:?}");
@@ -440,20 +442,34 @@ mod tests {
         assert_eq!(dropped.dead, 5);
         assert_eq!(dropped.rejected, 1);
         assert_eq!(dropped.pending, 4 - pending.len() as i64);
-        assert!(outbox.used_bytes().unwrap() <= used / 2);
+        assert!(outbox.used_bytes().unwrap() <= far);
     }
 
     #[test]
     fn history_goes_before_dead_rejected_and_pending_and_is_not_a_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let states = ["pending", "dead", "delivered", "delivered", "delivered", "rejected"];
+        let states = [
+            "pending",
+            "dead",
+            "delivered",
+            "delivered",
+            "delivered",
+            "rejected",
+        ];
         let outbox = outbox_with(&dir, &states);
         let used = outbox.used_bytes().unwrap();
         let t = enforce(&outbox, used - 4096, kept()).unwrap().unwrap();
         assert!(t.history >= 1, "{t:?}");
         assert_eq!(t.removed, Dropped::default(), "{t:?}");
-        assert_eq!(ids(&outbox, "delivered").last(), Some(&5), "newest history stays");
-        assert!(!ids(&outbox, "delivered").contains(&3), "oldest history went first");
+        assert_eq!(
+            ids(&outbox, "delivered").last(),
+            Some(&5),
+            "newest history stays"
+        );
+        assert!(
+            !ids(&outbox, "delivered").contains(&3),
+            "oldest history went first"
+        );
         assert_eq!(ids(&outbox, "dead"), [2]);
         assert_eq!(ids(&outbox, "pending"), [1]);
         assert_eq!(Dropped::read(&outbox).unwrap(), Dropped::default());
@@ -473,14 +489,18 @@ mod tests {
             now_ms,
         };
         // Row 1 (received at 1) is over a second old at 2000; row 2 is not.
-        let t = enforce(&outbox, 1 << 30, at(2_000, false)).unwrap().unwrap();
+        let t = enforce(&outbox, 1 << 30, at(2_000, false))
+            .unwrap()
+            .unwrap();
         assert_eq!(t.expired, 1);
         assert_eq!(ids(&outbox, "delivered"), [2]);
         assert_eq!(enforce(&outbox, 1 << 30, at(2_000, false)).unwrap(), None);
         // Pending events wait for an endpoint; a local recorder's are history.
         enforce(&outbox, 1 << 30, at(10_000, false)).unwrap();
         assert_eq!(ids(&outbox, "pending"), [3]);
-        let t = enforce(&outbox, 1 << 30, at(10_000, true)).unwrap().unwrap();
+        let t = enforce(&outbox, 1 << 30, at(10_000, true))
+            .unwrap()
+            .unwrap();
         assert_eq!(t.expired, 1);
         assert_eq!(ids(&outbox, "pending"), Vec::<i64>::new());
         assert_eq!(ids(&outbox, "dead"), [4], "dead rows are not history");

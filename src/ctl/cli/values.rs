@@ -163,9 +163,9 @@ impl FromStr for QueueState {
     type Err = String;
 
     fn from_str(text: &str) -> Result<QueueState, String> {
-        parse_state(text)
-            .map(QueueState)
-            .ok_or_else(|| "not a state; use pending, in_flight, dead, rejected or delivered".into())
+        parse_state(text).map(QueueState).ok_or_else(|| {
+            "not a state; use pending, in_flight, dead, rejected or delivered".into()
+        })
     }
 }
 

@@ -11,7 +11,9 @@ const CELL_MAX: usize = 60;
 
 pub(super) fn query(table: Option<&Table>, format: Format) -> Message {
     let Some(table) = table else {
-        return Message::err("no outbox yet: nothing was ever captured, so there is nothing to query");
+        return Message::err(
+            "no outbox yet: nothing was ever captured, so there is nothing to query",
+        );
     };
     match format {
         Format::Table => Message::out(aligned(table)),
@@ -107,10 +109,10 @@ fn value(cell: &Cell) -> Value {
         Cell::Real(v) => Value::from(*v),
         Cell::Text(t) => {
             let trimmed = t.trim_start();
-            if trimmed.starts_with('{') || trimmed.starts_with('[') {
-                if let Ok(v) = serde_json::from_str::<Value>(t) {
-                    return v;
-                }
+            if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                && let Ok(v) = serde_json::from_str::<Value>(t)
+            {
+                return v;
             }
             Value::from(t.as_str())
         }

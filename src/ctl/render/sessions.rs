@@ -18,15 +18,17 @@ pub(super) fn sessions(list: &SessionList, json: bool) -> Message {
         return Message::out(serde_json::to_string_pretty(&rows).unwrap_or_default());
     }
     if list.rows.is_empty() {
-        return Message::out(if list.filter == Default::default() {
+        let f = &list.filter;
+        let unfiltered = f.since_ms.is_none() && f.client.is_none() && f.cwd.is_none();
+        return Message::out(if unfiltered {
             "no sessions recorded yet".to_owned()
         } else {
             "no sessions match".to_owned()
         });
     }
     let header = [
-        "STARTED", "DURATION", "AGENT", "PROJECT", "PROMPTS", "TOOLS", "FAILED", "TOKENS",
-        "STATE", "SESSION",
+        "STARTED", "DURATION", "AGENT", "PROJECT", "PROMPTS", "TOOLS", "FAILED", "TOKENS", "STATE",
+        "SESSION",
     ];
     let rows: Vec<[String; 10]> = list
         .rows
@@ -42,7 +44,12 @@ pub(super) fn sessions(list: &SessionList, json: bool) -> Message {
                 s.tool_calls.to_string(),
                 s.tool_failures.to_string(),
                 s.tokens.map_or("-".into(), |t| count(t.total())),
-                if s.ended_ms.is_some() { "ended" } else { "open" }.into(),
+                if s.ended_ms.is_some() {
+                    "ended"
+                } else {
+                    "open"
+                }
+                .into(),
                 s.session_id.chars().take(SHORT_ID).collect(),
             ]
         })
@@ -53,14 +60,20 @@ pub(super) fn sessions(list: &SessionList, json: bool) -> Message {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
-    let right = [false, true, false, false, true, true, true, true, false, false];
+    let right = [
+        false, true, false, false, true, true, true, true, false, false,
+    ];
     let line = |cells: Vec<&str>| {
         cells
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let pad = " ".repeat(widths[i] - c.chars().count());
-                if right[i] { format!("{pad}{c}") } else { format!("{c}{pad}") }
+                if right[i] {
+                    format!("{pad}{c}")
+                } else {
+                    format!("{c}{pad}")
+                }
             })
             .collect::<Vec<_>>()
             .join("  ")
@@ -68,7 +81,10 @@ pub(super) fn sessions(list: &SessionList, json: bool) -> Message {
             .to_owned()
     };
     let mut out = vec![line(header.to_vec())];
-    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
     if list.total > list.rows.len() as i64 {
         out.push(format!(
             "({} of {} sessions; --limit N shows more)",
@@ -154,10 +170,7 @@ pub(super) fn headline(s: &SessionRow, now_ms: i64) -> Vec<String> {
     let end = s.ended_ms.unwrap_or(s.last_ms);
     let state = match s.ended_ms {
         Some(_) => format!("ended after {}", human(since(s.started_ms, end))),
-        None => format!(
-            "open, last event {} ago",
-            human(since(s.last_ms, now_ms))
-        ),
+        None => format!("open, last event {} ago", human(since(s.last_ms, now_ms))),
     };
     let mut lines = vec![
         format!(

@@ -44,8 +44,13 @@ pub fn query(paths: &Paths, sql: &str) -> Result<Option<Table>, ViewError> {
     run(&history, sql).map(Some)
 }
 
-/// Statements SQLite calls read-only that still reach outside the outbox.
-const OUTSIDE: [&str; 2] = ["attach", "detach"];
+/// Statements refused by their first word, before SQLite sees them: every one that writes
+/// (a write into a view would otherwise read as "cannot modify a view"), and ATTACH and
+/// DETACH, which SQLite calls read-only although they reach outside the outbox.
+const WRITERS: [&str; 12] = [
+    "insert", "update", "delete", "replace", "create", "drop", "alter", "vacuum", "reindex",
+    "analyze", "attach", "detach",
+];
 
 pub fn run(history: &History, sql: &str) -> Result<Table, ViewError> {
     let first = sql
@@ -53,11 +58,13 @@ pub fn run(history: &History, sql: &str) -> Result<Table, ViewError> {
         .find(|w| !w.is_empty())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if OUTSIDE.contains(&first.as_str()) {
+    if WRITERS.contains(&first.as_str()) {
         return Err(ViewError::Writes);
     }
     let mut stmt = history.conn().prepare(sql).map_err(|e| match e {
         rusqlite::Error::MultipleStatement => ViewError::Several,
+        // A write aimed at a view (or at a later statement's table) is still a write.
+        e if sqlite_message(&e).starts_with("cannot modify") => ViewError::Writes,
         e => ViewError::Sql {
             message: sqlite_message(&e),
         },

@@ -119,7 +119,11 @@ pub fn sessions(paths: &Paths, filter: Filter, now_ms: i64) -> Result<SessionLis
     let cwd = f.cwd.as_ref().map(|p| {
         let text = p.to_string_lossy();
         let trimmed = text.trim_end_matches('/');
-        if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            trimmed.to_owned()
+        }
     });
     let args = params![f.since_ms, f.client, cwd, f.limit as i64];
     let c = history.conn();
@@ -132,7 +136,8 @@ pub fn sessions(paths: &Paths, filter: Filter, now_ms: i64) -> Result<SessionLis
     let mut rows = stmt.query(args).map_err(|e| history.sql(e))?;
     while let Some(row) = rows.next().map_err(|e| history.sql(e))? {
         list.total = row.get(15).map_err(|e| history.sql(e))?;
-        list.rows.push(SessionRow::read(row).map_err(|e| history.sql(e))?);
+        list.rows
+            .push(SessionRow::read(row).map_err(|e| history.sql(e))?);
     }
     Ok(list)
 }

@@ -46,12 +46,7 @@ pub struct Timeline {
     pub now_ms: i64,
 }
 
-pub fn show(
-    paths: &Paths,
-    wanted: &str,
-    width: usize,
-    now_ms: i64,
-) -> Result<Timeline, ViewError> {
+pub fn show(paths: &Paths, wanted: &str, width: usize, now_ms: i64) -> Result<Timeline, ViewError> {
     let no_session = || ViewError::NoSession {
         wanted: wanted.to_owned(),
     };

@@ -11,7 +11,11 @@ pub const VIEW_NAMES: [&str; 5] = ["events", "sessions", "tool_calls", "turns", 
 /// An epoch-millisecond column as RFC 3339 UTC text with milliseconds (sorts as time does).
 macro_rules! iso {
     ($ms:literal) => {
-        concat!("strftime('%Y-%m-%dT%H:%M:%fZ', ", $ms, " / 1000.0, 'unixepoch')")
+        concat!(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', ",
+            $ms,
+            " / 1000.0, 'unixepoch')"
+        )
     };
 }
 
