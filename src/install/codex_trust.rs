@@ -243,7 +243,7 @@ pub fn record(
         }
         let record = state
             .entry(&entry.key)
-            .or_insert_with(|| toml_edit::table());
+            .or_insert_with(toml_edit::table);
         let record = record
             .as_table_like_mut()
             .ok_or_else(|| shape("/hooks/state/<difflore entry>"))?;
