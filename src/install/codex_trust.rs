@@ -241,9 +241,7 @@ pub fn record(
         if current == Some(entry.hash.as_str()) {
             continue;
         }
-        let record = state
-            .entry(&entry.key)
-            .or_insert_with(toml_edit::table);
+        let record = state.entry(&entry.key).or_insert_with(toml_edit::table);
         let record = record
             .as_table_like_mut()
             .ok_or_else(|| shape("/hooks/state/<difflore entry>"))?;
