@@ -80,6 +80,8 @@ pub enum Command {
         /// user (your home directory: every project) or project (the current directory)
         #[bpaf(argument("SCOPE"), fallback(ScopeArg(Scope::User)), display_fallback)]
         scope: ScopeArg,
+        /// codex: also record trust for difflore's entries, as Codex's /hooks screen does
+        trust: bool,
         /// install, uninstall, or print (show the resulting file without writing it)
         #[bpaf(positional("ACTION"))]
         action: HooksAction,

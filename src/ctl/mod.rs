@@ -72,6 +72,8 @@ pub enum CtlError {
         #[source]
         source: io::Error,
     },
+    #[error("--trust is for codex only: {client} runs its hooks without a trust step")]
+    TrustNotNeeded { client: &'static str },
     #[error("could not read the answer to the purge prompt")]
     Prompt {
         #[source]
@@ -194,7 +196,8 @@ pub fn run(command: Command) -> Result<Outcome, CtlError> {
             action,
             client,
             scope,
-        } => Outcome::Hooks(hooks::run(action, client.0, scope.0)?),
+            trust,
+        } => Outcome::Hooks(hooks::run(action, client.0, scope.0, trust)?),
         Command::Service { kind, .. } => Outcome::Service(hooks::service(paths, kind)?),
         Command::Query { json, csv, sql } => Outcome::Query {
             table: views::query::query(paths, &sql)?,
