@@ -62,6 +62,10 @@ pub struct Config {
     pub redact_allow: Vec<String>,
     /// Outbox size limit in bytes.
     pub max_outbox_bytes: u64,
+    /// How long delivered events stay on the machine as local history (within
+    /// `max_outbox_bytes`). Zero deletes each event once the collector has it.
+    #[serde(deserialize_with = "human_duration")]
+    pub keep_history: Duration,
     /// First retry delay after a failed delivery; doubles per failure up to `retry_cap`.
     #[serde(deserialize_with = "human_duration")]
     pub retry_base: Duration,
@@ -92,6 +96,7 @@ impl Default for Config {
             redact_patterns: Vec::new(),
             redact_allow: Vec::new(),
             max_outbox_bytes: 1 << 30,
+            keep_history: Duration::from_secs(30 * 24 * 3600),
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(300),
             auth_retry: Duration::from_secs(300),
