@@ -81,6 +81,28 @@ pub struct Config {
     pub request_timeout: Duration,
     /// gzip request bodies (`Content-Encoding: gzip`).
     pub gzip: bool,
+    /// OTLP: which signals an OTLP endpoint receives (`logs`, `traces`).
+    pub otlp_signals: Vec<String>,
+    /// OTLP settings, the same as the `OTEL_EXPORTER_OTLP_*` variables they win over; a
+    /// signal's own key wins over the general one.
+    pub otlp_protocol: Option<String>,
+    pub otlp_logs_protocol: Option<String>,
+    pub otlp_traces_protocol: Option<String>,
+    pub otlp_compression: Option<String>,
+    pub otlp_logs_compression: Option<String>,
+    pub otlp_traces_compression: Option<String>,
+    #[serde(deserialize_with = "opt_human_duration")]
+    pub otlp_timeout: Option<Duration>,
+    /// Full signal URLs, used as given.
+    pub otlp_logs_endpoint: Option<String>,
+    pub otlp_traces_endpoint: Option<String>,
+    /// PEM files; a relative path is under the data home.
+    pub otlp_certificate: Option<PathBuf>,
+    pub otlp_client_certificate: Option<PathBuf>,
+    pub otlp_client_key: Option<PathBuf>,
+    pub otlp_service_name: Option<String>,
+    /// `key=value,key2=value2`, as `OTEL_RESOURCE_ATTRIBUTES`.
+    pub otlp_resource_attributes: Option<String>,
 }
 
 impl Default for Config {
@@ -103,6 +125,21 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             gzip: true,
+            otlp_signals: vec!["logs".into(), "traces".into()],
+            otlp_protocol: None,
+            otlp_logs_protocol: None,
+            otlp_traces_protocol: None,
+            otlp_compression: None,
+            otlp_logs_compression: None,
+            otlp_traces_compression: None,
+            otlp_timeout: None,
+            otlp_logs_endpoint: None,
+            otlp_traces_endpoint: None,
+            otlp_certificate: None,
+            otlp_client_certificate: None,
+            otlp_client_key: None,
+            otlp_service_name: None,
+            otlp_resource_attributes: None,
         }
     }
 }
@@ -125,6 +162,10 @@ impl Config {
         }
     }
 }
+
+/// What an OTLP protocol setting may say: difflored speaks OTLP/HTTP only.
+pub const PROTOCOLS: &str =
+    "\"http/protobuf\" (the default) or \"http/json\"; difflored does not speak grpc";
 
 /// The smallest outbox limit: a fresh outbox alone takes a few pages.
 const MIN_OUTBOX_BYTES: u64 = 4096;
@@ -214,6 +255,58 @@ impl Config {
                 "a size of at least 4096 bytes",
             ));
         }
+        for signal in &self.otlp_signals {
+            if !matches!(signal.as_str(), "logs" | "traces") {
+                return Err(invalid(
+                    "otlp_signals",
+                    format!("{signal:?}"),
+                    "\"logs\" and \"traces\"",
+                ));
+            }
+        }
+        let protocols = [
+            ("otlp_protocol", &self.otlp_protocol),
+            ("otlp_logs_protocol", &self.otlp_logs_protocol),
+            ("otlp_traces_protocol", &self.otlp_traces_protocol),
+        ];
+        for (key, value) in protocols {
+            if let Some(v) = value
+                && !matches!(v.as_str(), "http/protobuf" | "http/json")
+            {
+                return Err(invalid(key, format!("{v:?}"), PROTOCOLS));
+            }
+        }
+        let compressions = [
+            ("otlp_compression", &self.otlp_compression),
+            ("otlp_logs_compression", &self.otlp_logs_compression),
+            ("otlp_traces_compression", &self.otlp_traces_compression),
+        ];
+        for (key, value) in compressions {
+            if let Some(v) = value
+                && !matches!(v.as_str(), "gzip" | "none")
+            {
+                return Err(invalid(key, format!("{v:?}"), "\"gzip\" or \"none\""));
+            }
+        }
+        if self.otlp_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(invalid(
+                "otlp_timeout",
+                "\"0s\"".into(),
+                "a duration of at least 1ms",
+            ));
+        }
+        for file in [
+            &mut self.otlp_certificate,
+            &mut self.otlp_client_certificate,
+            &mut self.otlp_client_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if file.is_relative() {
+                *file = paths.home.join(&*file);
+            }
+        }
         if let Some(file) = &self.token_file {
             if file.as_os_str().is_empty() {
                 return Err(invalid("token_file", "\"\"".into(), "a path to a file"));
@@ -233,6 +326,10 @@ fn human_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error>
             "{text:?} is not a duration like \"7d\" or \"36h\": {e}"
         ))
     })
+}
+
+fn opt_human_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    human_duration(d).map(Some)
 }
 
 #[cfg(test)]
@@ -288,6 +385,12 @@ mod tests {
         assert!(refusal("request_timeout = \"0s\"").contains("request_timeout"));
         assert!(refusal("connect_timeout = \"0s\"").contains("connect_timeout"));
         assert!(refusal("auth_retry = \"0s\"").contains("auth_retry"));
+        assert_eq!(
+            refusal("otlp_protocol = \"grpc\""),
+            "invalid config config.toml: otlp_protocol = \"grpc\" is not allowed: \"http/protobuf\" (the default) or \"http/json\"; difflored does not speak grpc"
+        );
+        assert!(refusal("otlp_signals = [\"metrics\"]").contains("otlp_signals = \"metrics\""));
+        assert!(refusal("otlp_traces_compression = \"zstd\"").contains("\"gzip\" or \"none\""));
         assert!(
             refusal("retry_base = \"2s\"\nretry_cap = \"1s\"").contains(
                 "retry_cap = \"1s\" is not allowed: a duration no shorter than retry_base"

@@ -105,7 +105,7 @@ fn hook_events_arrive_as_log_records_an_independent_decoder_reads_back() {
     let mut seen = 0;
     for req in c.requests() {
         assert_eq!(req.path, "/v1/logs");
-        assert_eq!(req.headers["content-type"], "application/json");
+        assert_eq!(req.headers["content-type"], "application/x-protobuf");
         assert_eq!(req.headers["content-encoding"], "gzip");
         assert_eq!(req.headers["authorization"], "Bearer s3cret-token");
         assert!(req.headers["user-agent"].starts_with("difflored/"));
@@ -205,7 +205,10 @@ fn a_partial_success_is_logged_and_the_batch_counts_as_delivered() {
         ..Reply::ok()
     }]);
     let ids = enqueue(&sb, 5, "partial");
-    let d = DaemonGuard::foreground(&sb, &["--endpoint", &otlp_url(&c)]);
+    // A JSON answer is read as the answer to a JSON request.
+    let d = DaemonGuard::foreground_with(&sb, &["--endpoint", &otlp_url(&c)], |cmd| {
+        cmd.env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+    });
     assert_all_delivered(&sb, &c, &ids.into_iter().collect(), &d);
     assert!(
         wait_until(LIMIT, || d.log_text().contains(

@@ -4,14 +4,9 @@
 
 mod otlp_support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use difflore::daemon::sink::OutEvent;
-use difflore::daemon::sink::http::Encoder;
-use difflore::daemon::sink::otlp::OtlpEncoder;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse,
-};
+use difflore::daemon::sink::otlp::{self, Protocol, logs};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use otlp_support::{decode, field, records, string_attrs, to_json};
 use serde_json::value::RawValue;
@@ -32,6 +27,17 @@ fn event(row: i64, event: &str, payload: &str, extra: Option<(&str, &str, &str)>
     }
 }
 
+/// The request for `events`, encoded both ways and read back by the independent decoder:
+/// both encodings must say the same.
+fn sent(host: Option<&str>, events: &[OutEvent], observed: u64) -> ExportLogsServiceRequest {
+    let resource = otlp::resource(host.map(str::to_owned), None, &[]);
+    let request = logs::request(events, &resource, observed).unwrap();
+    let json = decode(&otlp::encode(&request, Protocol::Json).unwrap());
+    let protobuf = decode(&otlp::encode(&request, Protocol::Protobuf).unwrap());
+    assert_eq!(json, protobuf, "the two encodings disagree");
+    protobuf
+}
+
 fn attrs(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     pairs
         .iter()
@@ -47,12 +53,7 @@ fn every_field_survives_an_independent_decoder() {
         event(1, "PreToolUse", full, Some(("s1", "/proj", "Bash"))),
         event(2, "Stop", bare, None),
     ];
-    let encoder = OtlpEncoder::with_host(Some("dev-box".into()));
-    let req = decode(
-        &encoder
-            .encode_at(&events, 1_700_000_001_000_000_000)
-            .unwrap(),
-    );
+    let req = sent(Some("dev-box"), &events, 1_700_000_001_000_000_000);
 
     assert_eq!(req.resource_logs.len(), 1);
     let resource = req.resource_logs[0].resource.as_ref().expect("a resource");
@@ -102,11 +103,7 @@ fn every_field_survives_an_independent_decoder() {
 #[test]
 fn json_values_keep_their_types_in_the_body() {
     let payload = r#"{"int":3,"neg":-7,"float":1.5,"whole_float":2.0,"big":18446744073709551615,"yes":true,"none":null,"text":"héllo \"q\" \n","list":[1,"a",[],{}],"empty":{},"nested":{"deep":{"deeper":[null,false]}}}"#;
-    let req = decode(
-        &OtlpEncoder::with_host(None)
-            .encode_at(&[event(1, "PostToolUse", payload, None)], 1)
-            .unwrap(),
-    );
+    let req = sent(None, &[event(1, "PostToolUse", payload, None)], 1);
     let resource = req.resource_logs[0].resource.as_ref().unwrap();
     assert_eq!(
         string_attrs(&resource.attributes),
@@ -167,9 +164,9 @@ fn json_values_keep_their_types_in_the_body() {
 
 #[test]
 fn sixty_four_bit_integers_are_json_strings_as_the_protobuf_mapping_says() {
-    let raw = OtlpEncoder::with_host(None)
-        .encode_at(&[event(9, "Stop", r#"{"n":42}"#, None)], 123)
-        .unwrap();
+    let resource = otlp::resource(None, None, &[]);
+    let request = logs::request(&[event(9, "Stop", r#"{"n":42}"#, None)], &resource, 123).unwrap();
+    let raw = otlp::encode(&request, Protocol::Json).unwrap();
     let wire: Value = serde_json::from_slice(&raw).unwrap();
     let rec = &wire["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
     assert_eq!(rec["timeUnixNano"], json!("1700000000009000000"));
@@ -178,43 +175,4 @@ fn sixty_four_bit_integers_are_json_strings_as_the_protobuf_mapping_says() {
         rec["body"]["kvlistValue"]["values"][0]["value"],
         json!({"intValue": "42"})
     );
-}
-
-#[test]
-fn the_send_time_is_stamped_when_the_batch_is_encoded() {
-    let now = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    };
-    let encoder = OtlpEncoder::for_this_host();
-    assert_eq!(encoder.content_type(), "application/json");
-    let before = now();
-    let req = decode(&encoder.encode(&[event(1, "Stop", "{}", None)]).unwrap());
-    let after = now();
-    let observed = records(&req)[0].observed_time_unix_nano;
-    assert!(before <= observed && observed <= after);
-}
-
-#[test]
-fn a_partial_success_from_an_otlp_server_is_noted_not_failed() {
-    let encoder = OtlpEncoder::with_host(None);
-    let answer = ExportLogsServiceResponse {
-        partial_success: Some(ExportLogsPartialSuccess {
-            rejected_log_records: 4,
-            error_message: "records too old".into(),
-        }),
-    };
-    let body = serde_json::to_vec(&answer).unwrap();
-    let note = encoder.review(10, &body).expect("a note to log");
-    assert!(
-        note.contains("rejected 4 log records") && note.contains("records too old"),
-        "{note}"
-    );
-    let full = serde_json::to_vec(&ExportLogsServiceResponse {
-        partial_success: None,
-    })
-    .unwrap();
-    assert_eq!(encoder.review(10, &full), None);
 }

@@ -4,6 +4,7 @@
 //! form shown in health and logs. Builds sinks; never sends anything.
 
 mod otel;
+mod otlp;
 mod token;
 
 use std::io;
@@ -14,9 +15,8 @@ use reqwest::Url;
 use super::plaintext::is_loopback;
 use super::sink::Sink;
 use super::sink::file::FileSink;
-use super::sink::http::{self, ClientError, Encoder, HttpSink};
+use super::sink::http::{self, ClientError, ClientOptions, Encoder, HttpSink, Tls, Transport};
 use super::sink::json::JsonEncoder;
-use super::sink::otlp::{self, OtlpEncoder};
 use crate::shared::config::{Config, shown_endpoint};
 
 pub use otel::OtelEnv;
@@ -57,7 +57,19 @@ pub enum EndpointError {
     #[error("the bearer token holds characters an HTTP header cannot carry")]
     TokenValue,
     #[error("{var} entry {entry} is not a valid name=value header (values are not shown)")]
-    Header { var: &'static str, entry: usize },
+    Header { var: String, entry: usize },
+    #[error(
+        "{setting} = {value} is not an OTLP protocol difflored speaks: use http/protobuf (the default) or http/json"
+    )]
+    Protocol { setting: String, value: String },
+    #[error(
+        "{setting} = {value} is not a compression difflored knows: use gzip (the default) or none"
+    )]
+    Compression { setting: String, value: String },
+    #[error("{setting} = {value} is not a timeout in milliseconds")]
+    Timeout { setting: String, value: String },
+    #[error("{what} {shown} must be an http or https URL")]
+    SignalUrl { what: String, shown: String },
     #[error(transparent)]
     Client(#[from] ClientError),
 }
@@ -77,8 +89,8 @@ pub enum Origin {
 pub struct Endpoint {
     text: String,
     origin: Origin,
-    /// `OTEL_EXPORTER_OTLP_(LOGS_)HEADERS` (variable, raw value): OTLP sinks only.
-    otlp_headers: Option<(&'static str, String)>,
+    /// The OpenTelemetry variables as they were when this was resolved.
+    otel: OtelEnv,
 }
 
 /// The endpoint in priority order (this process's OpenTelemetry variables last); `None`
@@ -105,7 +117,7 @@ pub fn resolve_with(
     Some(Endpoint {
         text,
         origin,
-        otlp_headers: otel.headers(),
+        otel: otel.clone(),
     })
 }
 
@@ -115,7 +127,7 @@ impl Endpoint {
         Endpoint {
             text: text.trim().to_owned(),
             origin: Origin::Difflore,
-            otlp_headers: None,
+            otel: OtelEnv::default(),
         }
     }
 
@@ -130,17 +142,17 @@ impl Endpoint {
 
     /// The OTLP header values (often credentials), for the scrubber; empty if unparsable.
     pub fn header_values(&self) -> Vec<String> {
-        let Some((var, raw)) = &self.otlp_headers else {
-            return Vec::new();
-        };
-        otel::parse_headers(var, raw)
-            .map(|headers| {
-                headers
-                    .into_iter()
-                    .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let vars = [
+            otel::HEADERS_VAR,
+            otel::LOGS_HEADERS_VAR,
+            otel::TRACES_HEADERS_VAR,
+        ];
+        vars.into_iter()
+            .filter_map(|var| Some((var, self.otel.var(var)?)))
+            .filter_map(|(var, raw)| otel::parse_headers(var, raw).ok())
+            .flatten()
+            .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned))
+            .collect()
     }
 
     /// Safe for health and logs: no credentials, no header values; an endpoint from the
@@ -185,19 +197,24 @@ pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError
             Ok(Sink::File(FileSink { path }))
         }
         (Origin::Difflore, _) if web => {
-            http_sink(endpoint, url, config, Box::new(JsonEncoder), false)
+            let transport = transport(config, false, &Tls::default())?;
+            insecure_check(endpoint, &url, config)?;
+            Ok(Sink::Http(HttpSink {
+                transport,
+                url,
+                encoder: Box::new(JsonEncoder) as Box<dyn Encoder>,
+                gzip: config.gzip,
+            }))
         }
         (Origin::Difflore, "otlp+http" | "otlp+https") => {
             // `otlp+http` is not a special scheme to the URL parser (opaque host, no
             // default port): parse the http(s) URL behind the prefix instead.
             let base = Url::parse(&text[OTLP_PREFIX.len()..]).map_err(not_url)?;
-            otlp_sink(endpoint, logs_url(base), config)
+            otlp::sink(endpoint, Some(base), None, config)
         }
         (Origin::Difflore, _) => Err(EndpointError::Scheme(shown_endpoint(text))),
-        (Origin::OtelLogs | Origin::OtelBase, _) if web => {
-            let url = endpoint.otel_logs_url(url);
-            otlp_sink(endpoint, url, config)
-        }
+        (Origin::OtelLogs, _) if web => otlp::sink(endpoint, None, Some(url), config),
+        (Origin::OtelBase, _) if web => otlp::sink(endpoint, Some(url), None, config),
         (origin, _) => Err(EndpointError::OtelScheme {
             var: otel::var_of(origin).unwrap_or(ENDPOINT_VAR),
             shown: shown_endpoint(text),
@@ -205,49 +222,37 @@ pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError
     }
 }
 
-/// `<base>/v1/logs`, whether or not the base path ends in a slash (as OpenTelemetry
+/// `<base>/<signal path>`, whether or not the base path ends in a slash (as OpenTelemetry
 /// exporters do with `OTEL_EXPORTER_OTLP_ENDPOINT`).
-fn logs_url(mut base: Url) -> Url {
-    let path = format!("{}/{}", base.path().trim_end_matches('/'), otlp::LOGS_PATH);
+fn signal_url(mut base: Url, signal_path: &str) -> Url {
+    let path = format!("{}/{}", base.path().trim_end_matches('/'), signal_path);
     base.set_path(&path);
     base
 }
 
-fn otlp_sink(endpoint: &Endpoint, url: Url, config: &Config) -> Result<Sink, EndpointError> {
-    let mut sink = http_sink(
-        endpoint,
-        url,
-        config,
-        Box::new(OtlpEncoder::for_this_host()),
-        endpoint.otlp_headers.is_some(),
-    )?;
-    if let (Sink::Http(http), Some((var, raw))) = (&mut sink, &endpoint.otlp_headers) {
-        // Replaces a bearer token from difflore's settings: the OTLP headers are the more
-        // specific instruction.
-        for (name, value) in otel::parse_headers(var, raw)? {
-            http.headers.insert(name, value);
-        }
-    }
-    Ok(sink)
+fn logs_url(base: Url) -> Url {
+    signal_url(base, super::sink::otlp::LOGS_PATH)
 }
 
-fn http_sink(
-    endpoint: &Endpoint,
-    url: Url,
-    config: &Config,
-    encoder: Box<dyn Encoder>,
-    keep_origin: bool,
-) -> Result<Sink, EndpointError> {
-    if url.scheme() == "http" && !config.allow_insecure_http && !is_loopback(&url) {
+/// Plain http must be asked for, unless it stays on this machine.
+fn insecure_check(endpoint: &Endpoint, url: &Url, config: &Config) -> Result<(), EndpointError> {
+    if url.scheme() == "http" && !config.allow_insecure_http && !is_loopback(url) {
         return Err(EndpointError::Insecure(endpoint.shown()));
     }
-    Ok(Sink::Http(HttpSink {
-        client: http::client(config.connect_timeout, config.request_timeout, keep_origin)?,
-        url,
+    Ok(())
+}
+
+/// The client and the bearer token every request of this sink carries.
+fn transport(config: &Config, keep_origin: bool, tls: &Tls) -> Result<Transport, EndpointError> {
+    Ok(Transport {
+        client: http::client(ClientOptions {
+            connect: config.connect_timeout,
+            request: config.request_timeout,
+            keep_origin,
+            tls,
+        })?,
         headers: token::headers(config)?,
-        encoder,
-        gzip: config.gzip,
-    }))
+    })
 }
 
 #[cfg(test)]

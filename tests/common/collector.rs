@@ -296,9 +296,18 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
             .expect("gzip body");
         raw = plain;
     }
-    let events = serde_json::from_slice::<Value>(&raw)
-        .map(|v| events_in(&v))
-        .unwrap_or_default();
+    let protobuf = headers
+        .get("content-type")
+        .is_some_and(|v| v == "application/x-protobuf");
+    let events = if protobuf {
+        protobuf_json(&raw, req.url())
+            .map(|v| events_in(&v))
+            .unwrap_or_default()
+    } else {
+        serde_json::from_slice::<Value>(&raw)
+            .map(|v| events_in(&v))
+            .unwrap_or_default()
+    };
     let path = req.url().to_owned();
     let reply = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -367,6 +376,20 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
         );
     }
     let _ = req.respond(resp);
+}
+
+/// An OTLP protobuf request (logs, or traces by its path) in its OTLP/JSON mapping, read
+/// with the official messages.
+fn protobuf_json(raw: &[u8], path: &str) -> Option<Value> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    if path.ends_with("/v1/traces") {
+        let req = ExportTraceServiceRequest::decode(raw).ok()?;
+        return serde_json::to_value(req).ok();
+    }
+    let req = ExportLogsServiceRequest::decode(raw).ok()?;
+    serde_json::to_value(req).ok()
 }
 
 /// The events in a body: difflore's `{"events":[…]}`, or every OTLP log record.

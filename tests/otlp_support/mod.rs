@@ -10,10 +10,14 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use serde_json::{Number, Value};
 
+/// An OTLP logs request in either encoding: OTLP/JSON, else protobuf.
 pub fn decode(body: &[u8]) -> ExportLogsServiceRequest {
-    serde_json::from_slice(body).unwrap_or_else(|e| {
+    if let Ok(req) = serde_json::from_slice(body) {
+        return req;
+    }
+    prost::Message::decode(body).unwrap_or_else(|e| {
         panic!(
-            "not an OTLP/JSON logs request: {e}\n{}",
+            "neither an OTLP/JSON nor a protobuf logs request: {e}\n{}",
             String::from_utf8_lossy(body)
         )
     })

@@ -1,7 +1,9 @@
-//! The OpenTelemetry exporter variables difflored honours: `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
-//! (the full logs URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL) when difflore names no
-//! endpoint, and `OTEL_EXPORTER_OTLP_(LOGS_)HEADERS` for OTLP requests. Reads and parses;
-//! never shows a header value, since these often carry credentials.
+//! The OpenTelemetry variables difflored honours: `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (the
+//! full logs URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL) when difflore names no
+//! endpoint, and every other `OTEL_EXPORTER_OTLP_[<SIGNAL>_]<SETTING>` (headers, protocol,
+//! compression, timeout, certificates) plus `OTEL_SERVICE_NAME` and
+//! `OTEL_RESOURCE_ATTRIBUTES`. Reads and parses; never shows a header value, since these
+//! often carry credentials.
 
 use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -12,6 +14,8 @@ pub const LOGS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub const LOGS_HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
 pub const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+pub const TRACES_HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+pub const TRACES_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 
 /// The variables' values; an empty one counts as unset, as the specification says.
 #[derive(Default, Clone)]
@@ -20,6 +24,8 @@ pub struct OtelEnv {
     pub endpoint: Option<String>,
     pub logs_headers: Option<String>,
     pub headers: Option<String>,
+    /// Every other `OTEL_*` variable, by name.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl OtelEnv {
@@ -35,7 +41,35 @@ impl OtelEnv {
             endpoint: get(ENDPOINT_VAR),
             logs_headers: get(LOGS_HEADERS_VAR),
             headers: get(HEADERS_VAR),
+            vars: std::env::vars()
+                .filter(|(k, _)| k.starts_with("OTEL_"))
+                .map(|(k, v)| (k, v.trim().to_owned()))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
         }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_<SIGNAL>_<setting>`, else `OTEL_EXPORTER_OTLP_<setting>`, with the
+    /// name of the variable that said it (the signal's own wins, as the specification says).
+    pub fn setting(&self, signal: Option<&str>, setting: &str) -> Option<(String, String)> {
+        let specific = signal.map(|s| format!("OTEL_EXPORTER_OTLP_{}_{setting}", s.to_uppercase()));
+        let general = format!("OTEL_EXPORTER_OTLP_{setting}");
+        specific
+            .into_iter()
+            .chain([general])
+            .find_map(|name| self.var(&name).map(|v| (name, v.to_owned())))
+    }
+
+    /// Any variable by name (the ones with fields of their own too).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        let field = match name {
+            LOGS_ENDPOINT_VAR => &self.logs_endpoint,
+            ENDPOINT_VAR => &self.endpoint,
+            LOGS_HEADERS_VAR => &self.logs_headers,
+            HEADERS_VAR => &self.headers,
+            _ => return self.vars.get(name).map(String::as_str),
+        };
+        field.as_deref()
     }
 
     /// The endpoint these name, the logs-specific variable first.
@@ -61,11 +95,28 @@ pub fn var_of(origin: Origin) -> Option<&'static str> {
     }
 }
 
+/// `OTEL_RESOURCE_ATTRIBUTES`' format: `key=value,…`, values percent-encoded. An entry
+/// without `=` is skipped, as the SDKs do.
+pub fn parse_attributes(raw: &str) -> Vec<(String, String)> {
+    raw.split(',')
+        .filter_map(|entry| entry.split_once('='))
+        .map(|(k, v)| {
+            let decode = |t: &str| {
+                percent_decode_str(t.trim())
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
 /// `name=value,name2=value2` with percent-encoded names and values (the W3C Baggage
 /// format without properties). Empty entries are skipped; a malformed one is an error
 /// naming only its position, never its content.
 pub fn parse_headers(
-    var: &'static str,
+    var: &str,
     raw: &str,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, EndpointError> {
     let mut out = Vec::new();
@@ -74,7 +125,7 @@ pub fn parse_headers(
             continue;
         }
         let bad = || EndpointError::Header {
-            var,
+            var: var.to_owned(),
             entry: index + 1,
         };
         let (name, value) = entry.split_once('=').ok_or_else(bad)?;
@@ -142,6 +193,7 @@ mod tests {
             endpoint: Some("http://b".into()),
             logs_headers: Some("x=1".into()),
             headers: Some("y=2".into()),
+            ..OtelEnv::default()
         };
         assert_eq!(
             env.endpoint(),

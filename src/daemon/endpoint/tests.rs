@@ -61,6 +61,7 @@ fn shown_endpoints_carry_no_credentials() {
 fn url_of(endpoint: &Endpoint, config: &Config) -> String {
     match build(endpoint, config) {
         Ok(Sink::Http(h)) => h.url.to_string(),
+        Ok(Sink::Otlp(o)) => o.logs.expect("a logs signal").url.to_string(),
         Ok(Sink::File(_)) => panic!("a file sink"),
         Err(e) => panic!("{e}"),
     }
@@ -147,5 +148,122 @@ fn unsupported_schemes_and_paths_are_named() {
     assert_eq!(
         err.to_string(),
         "OTEL_EXPORTER_OTLP_ENDPOINT otlp+http://127.0.0.1:4318 must be an http or https URL"
+    );
+}
+
+fn otlp_of(endpoint: &Endpoint, config: &Config) -> crate::daemon::sink::otlp::OtlpSink {
+    match build(endpoint, config) {
+        Ok(Sink::Otlp(o)) => *o,
+        Ok(_) => panic!("not an OTLP sink"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn with_vars(pairs: &[(&str, &str)]) -> OtelEnv {
+    let mut env = otel(Some("http://127.0.0.1:4318"), None);
+    for (k, v) in pairs {
+        env.vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    env
+}
+
+#[test]
+fn traces_go_below_the_same_base_or_to_their_own_url_as_given() {
+    let c = Config::default();
+    let o = otlp_of(&Endpoint::own("otlp+http://127.0.0.1:4318/team"), &c);
+    assert_eq!(
+        o.traces.unwrap().url.as_str(),
+        "http://127.0.0.1:4318/team/v1/traces"
+    );
+    let env = with_vars(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9/t")]);
+    let o = otlp_of(&resolve_with(None, None, &c, &env).unwrap(), &c);
+    assert_eq!(o.traces.unwrap().url.as_str(), "http://127.0.0.1:9/t");
+    assert_eq!(
+        o.logs.unwrap().url.as_str(),
+        "http://127.0.0.1:4318/v1/logs"
+    );
+    let logs_only = Config {
+        otlp_signals: vec!["logs".into()],
+        ..Config::default()
+    };
+    assert!(
+        otlp_of(&Endpoint::own("otlp+http://127.0.0.1:1"), &logs_only)
+            .traces
+            .is_none()
+    );
+}
+
+#[test]
+fn a_signals_own_setting_beats_the_general_one_and_config_beats_the_variables() {
+    use crate::daemon::sink::otlp::Protocol;
+    let c = Config::default();
+    let env = with_vars(&[]);
+    let o = otlp_of(&resolve_with(None, None, &c, &env).unwrap(), &c);
+    let logs = o.logs.unwrap();
+    assert_eq!(
+        logs.protocol,
+        Protocol::Protobuf,
+        "the specification's default"
+    );
+    assert!(logs.gzip);
+    assert_eq!(logs.timeout, None);
+
+    let env = with_vars(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2500"),
+    ]);
+    let o = otlp_of(&resolve_with(None, None, &c, &env).unwrap(), &c);
+    let (logs, traces) = (o.logs.unwrap(), o.traces.unwrap());
+    assert_eq!(
+        (logs.protocol, traces.protocol),
+        (Protocol::Json, Protocol::Protobuf)
+    );
+    assert!(!logs.gzip && !traces.gzip);
+    assert_eq!(logs.timeout, Some(std::time::Duration::from_millis(2500)));
+    assert_eq!(traces.timeout, None);
+
+    let config = Config {
+        otlp_protocol: Some("http/protobuf".into()),
+        otlp_traces_compression: Some("gzip".into()),
+        ..Config::default()
+    };
+    let o = otlp_of(&resolve_with(None, None, &config, &env).unwrap(), &config);
+    let (logs, traces) = (o.logs.unwrap(), o.traces.unwrap());
+    assert_eq!(
+        (logs.protocol, traces.protocol),
+        (Protocol::Protobuf, Protocol::Protobuf)
+    );
+    assert!(!logs.gzip && traces.gzip);
+}
+
+#[test]
+fn grpc_and_other_unknown_values_are_refused_by_name() {
+    let c = Config::default();
+    let env = with_vars(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    let err = build(&resolve_with(None, None, &c, &env).unwrap(), &c)
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "OTEL_EXPORTER_OTLP_PROTOCOL = grpc is not an OTLP protocol difflored speaks: use http/protobuf (the default) or http/json"
+    );
+    let env = with_vars(&[("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "zstd")]);
+    let err = build(&resolve_with(None, None, &c, &env).unwrap(), &c)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION = zstd"),
+        "{err}"
+    );
+    let env = with_vars(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]);
+    let err = build(&resolve_with(None, None, &c, &env).unwrap(), &c)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("not a timeout in milliseconds"),
+        "{err}"
     );
 }

@@ -51,6 +51,7 @@ pub fn classify_status(status: u16) -> Verdict {
 /// A configured destination.
 pub enum Sink {
     Http(http::HttpSink),
+    Otlp(Box<otlp::OtlpSink>),
     File(file::FileSink),
 }
 
@@ -58,6 +59,7 @@ impl Sink {
     pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
         match self {
             Sink::Http(s) => s.send(events).await,
+            Sink::Otlp(s) => s.send(events).await,
             Sink::File(s) => s.send(events),
         }
     }

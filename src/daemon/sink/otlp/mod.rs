@@ -1,208 +1,255 @@
-//! The OTLP/HTTP logs encoding, JSON flavour: one ExportLogsServiceRequest per batch, one
-//! log record per event with difflore's fields as attributes and the payload as a structured
-//! body. An encoder over the shared HTTP transport: it never decides delivery or retries.
+//! The OTLP/HTTP sink: logs to `/v1/logs` and traces to `/v1/traces` over one transport, each
+//! signal in its own protocol (protobuf, the default, or JSON) and compression. One
+//! `send` is one batch: the traces request goes first when the batch carries spans, and the
+//! batch is delivered only when every request it needs was accepted. Encodes the official
+//! messages (opentelemetry-proto); never decides retries.
 
 mod any_value;
+pub mod logs;
 mod response;
+pub mod traces;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
 use serde::Serialize;
-use serde_json::Value;
 
-use super::OutEvent;
-use super::http::{EncodeError, Encoder};
-use crate::shared::sys;
-use any_value::{AnyValue, KeyValue};
+use super::http::{Post, Transport, encode_failure};
+use super::{Failure, OutEvent};
+use crate::dlog;
+pub use response::Partial;
 
 /// Appended to an OTLP base URL, as every OpenTelemetry exporter does.
 pub const LOGS_PATH: &str = "v1/logs";
-/// The instrumentation scope and `service.name`.
-const NAME: &str = "difflore";
+pub const TRACES_PATH: &str = "v1/traces";
+/// The instrumentation scope, and `service.name` unless the user names another.
+pub const NAME: &str = "difflore";
 
-pub struct OtlpEncoder {
-    host: Option<String>,
+/// An OTLP/HTTP body encoding. gRPC is not one difflored speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Protobuf,
+    Json,
 }
 
-impl OtlpEncoder {
-    /// Resource attributes for this machine (`host.name` when the OS gives one).
-    pub fn for_this_host() -> OtlpEncoder {
-        OtlpEncoder::with_host(sys::hostname())
-    }
-
-    pub fn with_host(host: Option<String>) -> OtlpEncoder {
-        OtlpEncoder { host }
-    }
-
-    /// The request for `events`, observed at `observed_ns`.
-    pub fn encode_at(&self, events: &[OutEvent], observed_ns: u64) -> Result<Vec<u8>, EncodeError> {
-        let bodies = events
-            .iter()
-            .map(|ev| serde_json::from_str::<Value>(ev.payload.get()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| EncodeError(Box::new(e)))?;
-        let observed = observed_ns.to_string();
-        let mut resource = vec![KeyValue::string("service.name", NAME)];
-        if let Some(host) = &self.host {
-            resource.push(KeyValue::string("host.name", host));
+impl Protocol {
+    /// `http/protobuf` or `http/json`, as `OTEL_EXPORTER_OTLP_PROTOCOL` spells them.
+    pub fn parse(text: &str) -> Option<Protocol> {
+        match text.trim() {
+            "http/protobuf" => Some(Protocol::Protobuf),
+            "http/json" => Some(Protocol::Json),
+            _ => None,
         }
-        let request = ExportRequest {
-            resource_logs: [ResourceLogs {
-                resource: Resource {
-                    attributes: resource,
-                },
-                scope_logs: [ScopeLogs {
-                    scope: Scope {
-                        name: NAME,
-                        version: env!("CARGO_PKG_VERSION"),
-                    },
-                    log_records: events
-                        .iter()
-                        .zip(&bodies)
-                        .map(|(ev, body)| record(ev, body, &observed))
-                        .collect(),
-                }],
-            }],
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Protocol::Protobuf => "application/x-protobuf",
+            Protocol::Json => "application/json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Logs,
+    Traces,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+        }
+    }
+
+    /// What a partial success counts.
+    fn records(self) -> &'static str {
+        match self {
+            Signal::Logs => "log records",
+            Signal::Traces => "spans",
+        }
+    }
+}
+
+/// Where and how one signal is sent.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: reqwest::Url,
+    pub protocol: Protocol,
+    pub gzip: bool,
+    pub timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_OTLP_(<SIGNAL>_)HEADERS`, values marked sensitive.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// Collector-side rejections reported by partial successes since the daemon started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejections {
+    pub log_records: u64,
+    pub spans: u64,
+    /// The last partial success, worded.
+    pub last: Option<String>,
+}
+
+pub struct OtlpSink {
+    pub transport: Transport,
+    /// `None` when `otlp_signals` leaves the signal out (or nothing names its URL).
+    pub logs: Option<Target>,
+    pub traces: Option<Target>,
+    pub resource: Resource,
+    pub rejections: Rejections,
+}
+
+impl OtlpSink {
+    pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+        if let Some(target) = &self.traces
+            && let Some(request) = traces::request(events, &self.resource)
+        {
+            let sent = request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            let answer = post(&self.transport, target, &request).await?;
+            self.review(Signal::Traces, target.protocol, sent, &answer);
+        }
+        if let Some(target) = &self.logs {
+            let request = logs::request(events, &self.resource, now_ns())
+                .map_err(|e| encode_failure(format!("could not encode the batch: {e}")))?;
+            let answer = post(&self.transport, target, &request).await?;
+            self.review(Signal::Logs, target.protocol, events.len(), &answer);
+        }
+        Ok(())
+    }
+
+    /// Count and log what a 2xx answer says was dropped.
+    fn review(&mut self, signal: Signal, protocol: Protocol, sent: usize, answer: &[u8]) {
+        let Some(p) = response::partial(signal, protocol, answer) else {
+            return;
         };
-        serde_json::to_vec(&request).map_err(|e| EncodeError(Box::new(e)))
+        let rejected = u64::try_from(p.rejected).unwrap_or(0);
+        match signal {
+            Signal::Logs => self.rejections.log_records += rejected,
+            Signal::Traces => self.rejections.spans += rejected,
+        }
+        let note = response::note(signal, sent, &p);
+        dlog!("{note}");
+        self.rejections.last = Some(note);
     }
 }
 
-impl Encoder for OtlpEncoder {
-    fn content_type(&self) -> &'static str {
-        "application/json"
-    }
+async fn post<M: Message + Serialize>(
+    transport: &Transport,
+    target: &Target,
+    request: &M,
+) -> Result<Vec<u8>, Failure> {
+    let body = encode(request, target.protocol)?;
+    let post = Post {
+        url: &target.url,
+        content_type: target.protocol.content_type(),
+        gzip: target.gzip,
+        timeout: target.timeout,
+        headers: Some(&target.headers),
+    };
+    transport.post(post, body).await
+}
 
-    fn encode(&self, events: &[OutEvent]) -> Result<Vec<u8>, EncodeError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        self.encode_at(events, now)
-    }
-
-    fn review(&self, sent: usize, body: &[u8]) -> Option<String> {
-        response::note(sent, body)
+/// A request in the target's encoding: protobuf bytes, or the OTLP/JSON mapping.
+pub fn encode<M: Message + Serialize>(request: &M, protocol: Protocol) -> Result<Vec<u8>, Failure> {
+    match protocol {
+        Protocol::Protobuf => Ok(request.encode_to_vec()),
+        Protocol::Json => serde_json::to_vec(request)
+            .map_err(|e| encode_failure(format!("could not encode the batch: {e}"))),
     }
 }
 
-fn record<'a>(ev: &'a OutEvent, body: &'a Value, observed: &'a str) -> LogRecord<'a> {
-    let mut attributes = vec![
-        KeyValue::string("difflore.event.id", &ev.id),
-        KeyValue::string("difflore.client", &ev.client),
-        KeyValue::string("event.name", &ev.event),
-    ];
-    let optional = [
-        ("session.id", &ev.session_id),
-        ("difflore.tool", &ev.tool),
-        ("difflore.cwd", &ev.cwd),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            attributes.push(KeyValue::string(key, value));
+/// The resource every request names: `service.name` (`OTEL_SERVICE_NAME`, else the one in
+/// `OTEL_RESOURCE_ATTRIBUTES`, else difflore), `host.name`, then the user's attributes.
+pub fn resource(
+    host: Option<String>,
+    service_name: Option<&str>,
+    attributes: &[(String, String)],
+) -> Resource {
+    let from_attributes = attributes
+        .iter()
+        .find(|(k, _)| k == "service.name")
+        .map(|(_, v)| v.as_str());
+    let name = service_name.or(from_attributes).unwrap_or(NAME);
+    let mut out = vec![any_value::string("service.name", name)];
+    if let Some(host) = &host
+        && !attributes.iter().any(|(k, _)| k == "host.name")
+    {
+        out.push(any_value::string("host.name", host));
+    }
+    for (key, value) in attributes {
+        if key != "service.name" {
+            out.push(any_value::string(key, value));
         }
     }
-    LogRecord {
-        time_unix_nano: (ev.received_ms.max(0) as u64)
-            .saturating_mul(1_000_000)
-            .to_string(),
-        observed_time_unix_nano: observed,
-        event_name: &ev.event,
-        attributes,
-        body: AnyValue::Json(body),
+    Resource {
+        attributes: out,
+        ..Resource::default()
     }
 }
 
-// The OTLP/JSON shape (camelCase field names, 64-bit integers as strings) of the few
-// messages difflore fills in; unset fields are left out, which OTLP reads as defaults.
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ExportRequest<'a> {
-    resource_logs: [ResourceLogs<'a>; 1],
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: NAME.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        ..InstrumentationScope::default()
+    }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceLogs<'a> {
-    resource: Resource<'a>,
-    scope_logs: [ScopeLogs<'a>; 1],
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-#[derive(Serialize)]
-struct Resource<'a> {
-    attributes: Vec<KeyValue<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ScopeLogs<'a> {
-    scope: Scope,
-    log_records: Vec<LogRecord<'a>>,
-}
-
-#[derive(Serialize)]
-struct Scope {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogRecord<'a> {
-    time_unix_nano: String,
-    observed_time_unix_nano: &'a str,
-    event_name: &'a str,
-    attributes: Vec<KeyValue<'a>>,
-    body: AnyValue<'a>,
+/// A string attribute, for the span encoding.
+pub fn attribute(key: &str, value: &str) -> KeyValue {
+    any_value::string(key, value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use serde_json::value::RawValue;
 
     #[test]
-    fn a_batch_is_one_resource_one_scope_and_a_record_per_event() {
-        let ev = OutEvent {
-            row: 7,
-            id: "abc-7".into(),
-            received_ms: 1_700_000_000_123,
-            client: "codex".into(),
-            event: "Stop".into(),
-            session_id: Some("s".into()),
-            cwd: None,
-            tool: None,
-            received_at: "2023-11-14T22:13:20.123Z".into(),
-            payload: RawValue::from_string(r#"{"ok": true}"#.into()).unwrap(),
+    fn the_service_name_comes_from_the_variable_then_the_attributes_then_difflore() {
+        let name = |r: &Resource| match r.attributes[0].value.as_ref().and_then(|v| v.value.clone())
+        {
+            Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => s,
+            other => panic!("{other:?}"),
         };
-        let encoder = OtlpEncoder::with_host(Some("box".into()));
-        let body: Value = serde_json::from_slice(&encoder.encode_at(&[ev], 5).unwrap()).unwrap();
+        let attrs = vec![
+            ("service.name".to_owned(), "from-attrs".to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ];
+        assert_eq!(name(&resource(None, Some("svc"), &attrs)), "svc");
+        assert_eq!(name(&resource(None, None, &attrs)), "from-attrs");
+        assert_eq!(name(&resource(None, None, &[])), "difflore");
+        let r = resource(None, None, &attrs);
         assert_eq!(
-            body,
-            json!({"resourceLogs": [{
-                "resource": {"attributes": [
-                    {"key": "service.name", "value": {"stringValue": "difflore"}},
-                    {"key": "host.name", "value": {"stringValue": "box"}}
-                ]},
-                "scopeLogs": [{
-                    "scope": {"name": "difflore", "version": env!("CARGO_PKG_VERSION")},
-                    "logRecords": [{
-                        "timeUnixNano": "1700000000123000000",
-                        "observedTimeUnixNano": "5",
-                        "eventName": "Stop",
-                        "attributes": [
-                            {"key": "difflore.event.id", "value": {"stringValue": "abc-7"}},
-                            {"key": "difflore.client", "value": {"stringValue": "codex"}},
-                            {"key": "event.name", "value": {"stringValue": "Stop"}},
-                            {"key": "session.id", "value": {"stringValue": "s"}}
-                        ],
-                        "body": {"kvlistValue": {"values": [
-                            {"key": "ok", "value": {"boolValue": true}}
-                        ]}}
-                    }]
-                }]
-            }]})
+            r.attributes
+                .iter()
+                .filter(|a| a.key == "service.name")
+                .count(),
+            1
         );
+        assert!(r.attributes.iter().any(|a| a.key == "team"));
+    }
+
+    #[test]
+    fn protocols_are_named_as_the_specification_spells_them() {
+        assert_eq!(Protocol::parse("http/protobuf"), Some(Protocol::Protobuf));
+        assert_eq!(Protocol::parse(" http/json "), Some(Protocol::Json));
+        assert_eq!(Protocol::parse("grpc"), None);
+        assert_eq!(Protocol::Protobuf.content_type(), "application/x-protobuf");
     }
 }

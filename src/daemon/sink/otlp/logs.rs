@@ -1,0 +1,62 @@
+//! The logs signal: one `ExportLogsServiceRequest` per batch, one log record per event with
+//! the outgoing record's fields as attributes and its payload as a structured body. Builds
+//! the official message from the `OutEvent` alone; never sends.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use serde_json::Value;
+
+use super::any_value::{from_json, string};
+use super::{OutEvent, scope};
+
+/// The request for `events`, observed at `observed_ns`. A payload that is not JSON (it
+/// always is: the record holds JSON) is an error.
+pub fn request(
+    events: &[OutEvent],
+    resource: &Resource,
+    observed_ns: u64,
+) -> Result<ExportLogsServiceRequest, serde_json::Error> {
+    let log_records = events
+        .iter()
+        .map(|ev| record(ev, observed_ns))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource.clone()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    })
+}
+
+fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Error> {
+    let body: Value = serde_json::from_str(ev.payload.get())?;
+    let mut attributes = vec![
+        string("difflore.event.id", &ev.id),
+        string("difflore.client", &ev.client),
+        string("event.name", &ev.event),
+    ];
+    let optional = [
+        ("session.id", &ev.session_id),
+        ("difflore.tool", &ev.tool),
+        ("difflore.cwd", &ev.cwd),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            attributes.push(string(key, value));
+        }
+    }
+    Ok(LogRecord {
+        time_unix_nano: (ev.received_ms.max(0) as u64).saturating_mul(1_000_000),
+        observed_time_unix_nano: observed_ns,
+        event_name: ev.event.clone(),
+        attributes,
+        body: Some(from_json(&body)),
+        ..LogRecord::default()
+    })
+}
