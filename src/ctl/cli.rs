@@ -73,7 +73,8 @@ pub enum Command {
     /// Add, remove or show difflore's entries in an agent's hook settings
     #[bpaf(command)]
     Hooks {
-        /// The agent: claude-code, codex, gemini, cursor or windsurf
+        /// The agent: claude-code, codex, gemini, cursor, windsurf, copilot, vscode, droid,
+        /// qwen-code or auggie
         #[bpaf(argument("NAME"))]
         client: Agent,
         /// user (your home directory: every project) or project (the current directory)

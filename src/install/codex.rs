@@ -40,6 +40,7 @@ pub const EVENTS: &[&str] = &[
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".codex/hooks.json",
     project_file: ".codex/hooks.json",
+    bare: false,
     layout: Layout::Grouped,
     events: EVENTS,
     entry,

@@ -54,7 +54,11 @@ impl FromStr for Agent {
 
     fn from_str(text: &str) -> Result<Agent, String> {
         Client::parse(text).map(Agent).ok_or_else(|| {
-            "not an agent; use claude-code, codex, gemini, cursor or windsurf".into()
+            let names: Vec<&str> = crate::install::INSTALLABLE
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            format!("not an agent; use {}", names.join(", "))
         })
     }
 }
