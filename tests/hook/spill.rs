@@ -167,30 +167,50 @@ fn read_only_outbox_spills_then_is_imported_once_writable_again() {
 }
 
 #[test]
-fn newer_schema_is_refused_left_byte_identical_and_the_event_spilled() {
+fn a_newer_outbox_is_inserted_into_as_it_stands() {
     let sb = Sandbox::new();
     assert_silent(&sb.hook(&[], &event("old")));
     let conn = sb.sqlite();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    // Closing the last connection checkpoints: the file alone now holds the database.
+    // What a newer difflore may do: more columns (nullable or with defaults), a new table.
+    conn.execute_batch(
+        "ALTER TABLE events ADD COLUMN future TEXT;
+         CREATE TABLE future_things (x INTEGER);
+         PRAGMA user_version = 99;",
+    )
+    .unwrap();
     drop(conn);
-    let before = std::fs::read(sb.db()).unwrap();
-
-    for n in 1..=2 {
-        let line = one_stderr_line(&sb.hook(&[], &event("new")));
-        assert!(line.contains("newer") && line.contains("99"), "{line}");
-        assert_eq!(spill_files(&sb).len(), n, "event not spilled");
-        assert_eq!(
-            std::fs::read(sb.db()).unwrap(),
-            before,
-            "newer outbox was modified"
-        );
-    }
+    assert_silent(&sb.hook(&[], &event("new")));
+    assert_eq!(sb.count("state = 'pending'"), 2);
+    assert_eq!(spill_entries(&sb), 0);
     let version: i64 = sb
         .sqlite()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 99);
+    assert_eq!(version, 99, "the hook rewrote a newer outbox's version");
+}
+
+#[test]
+fn an_outbox_the_insert_does_not_fit_is_left_byte_identical_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.home()).unwrap();
+    let conn = sb.sqlite();
+    conn.execute_batch(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, something_else TEXT);
+         PRAGMA user_version = 99;",
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(sb.db()).unwrap();
+    for n in 1..=2 {
+        let line = one_stderr_line(&sb.hook(&[], &event("new")));
+        assert!(line.contains("outbox unavailable"), "{line}");
+        assert_eq!(spill_files(&sb).len(), n, "event not spilled");
+        assert_eq!(
+            std::fs::read(sb.db()).unwrap(),
+            before,
+            "outbox was modified"
+        );
+    }
 }
 
 #[test]
