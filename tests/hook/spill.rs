@@ -237,3 +237,73 @@ fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
         Some(raw.as_slice())
     );
 }
+
+/// Set a file's modification time `secs` seconds back.
+fn age(path: &std::path::Path, secs: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+}
+
+#[test]
+fn temp_files_left_by_hooks_killed_mid_write_are_imported_or_counted_never_left() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    let dir = sb.home().join("spill");
+    std::fs::create_dir(&dir).unwrap();
+    let record = format!(
+        "{}\n",
+        serde_json::json!({
+            "received_ms": 7, "client": "claude-code", "event": "SessionEnd",
+            "session_id": "whole", "cwd": null, "tool": null, "size": 2, "payload": "{}"
+        })
+    );
+    let whole = dir.join(".7-100-1.tmp");
+    let cut = dir.join(".7-101-2.tmp");
+    let empty = dir.join(".7-102-3.tmp");
+    let young = dir.join(".7-103-4.tmp");
+    std::fs::write(&whole, &record).unwrap();
+    std::fs::write(&cut, &record.as_bytes()[..40]).unwrap();
+    std::fs::write(&empty, b"").unwrap();
+    std::fs::write(&young, &record.as_bytes()[..40]).unwrap();
+    for p in [&whole, &cut, &empty] {
+        age(p, 3600);
+    }
+
+    assert_silent(&sb.hook(&[], &event("second")));
+    assert_eq!(
+        sb.count("state = 'pending' AND session_id = 'whole' AND event = 'SessionEnd'"),
+        1,
+        "a whole temp file is imported as its event"
+    );
+    assert_eq!(
+        sb.count(
+            "state = 'rejected' AND last_error LIKE '%cut short by a hook stopped mid-write%'"
+        ),
+        1
+    );
+    assert_eq!(
+        sb.count(
+            "state = 'rejected' AND last_error LIKE '%left empty by a hook stopped mid-write%'"
+        ),
+        1
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        left,
+        [young.clone()],
+        "only the one still being written may stay"
+    );
+
+    // Nothing is imported twice.
+    assert_silent(&sb.hook(&[], &event("third")));
+    assert_eq!(sb.count("session_id = 'whole'"), 1);
+    assert_eq!(sb.count("state = 'rejected'"), 2);
+}
