@@ -296,11 +296,7 @@ fn temp_files_left_by_hooks_killed_mid_write_are_imported_or_counted_never_left(
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(
-        left,
-        [young.clone()],
-        "only the one still being written may stay"
-    );
+    assert_eq!(left, [young], "only the one still being written may stay");
 
     // Nothing is imported twice.
     assert_silent(&sb.hook(&[], &event("third")));
