@@ -66,6 +66,9 @@ pub enum State {
     InFlight,
     Dead,
     Rejected,
+    /// Acknowledged by the collector (or recorded with no endpoint) and kept as local
+    /// history for `keep_history`.
+    Delivered,
 }
 
 impl State {
@@ -75,6 +78,7 @@ impl State {
             State::InFlight => "in_flight",
             State::Dead => "dead",
             State::Rejected => "rejected",
+            State::Delivered => "delivered",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod event;
 pub mod health;
 pub mod paths;
 pub mod pidfile;
+pub mod shown_url;
 pub mod spill;
 pub mod store;
 pub mod sys;

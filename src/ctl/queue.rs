@@ -89,6 +89,12 @@ pub enum FlushOutcome {
     Stale { pid: i32, other_process: bool },
 }
 
+/// The rows `events` lists: those in state `?1`, or without one, every row not yet delivered
+/// (history is what `sessions`, `show` and `query` are for). An `IN` list, so the state
+/// index finds them however much history there is.
+const WANTED: &str = "(?1 IS NOT NULL AND state = ?1)
+    OR (?1 IS NULL AND state IN ('pending', 'in_flight', 'dead', 'rejected'))";
+
 pub fn events(paths: &Paths, filter: Option<State>, limit: usize) -> Result<EventList, CtlError> {
     let mut list = EventList {
         now_ms: crate::shared::now_ms(),
@@ -105,16 +111,16 @@ pub fn events(paths: &Paths, filter: Option<State>, limit: usize) -> Result<Even
     let c = outbox.conn();
     list.total = c
         .query_row(
-            "SELECT count(*) FROM events WHERE ?1 IS NULL OR state = ?1",
+            &format!("SELECT count(*) FROM events WHERE {WANTED}"),
             [state],
             |r| r.get(0),
         )
         .map_err(|e| outbox.sql(e))?;
     let mut stmt = c
-        .prepare(
+        .prepare(&format!(
             "SELECT id, received_ms, client, event, tool, state, attempts, last_error
-             FROM events WHERE ?1 IS NULL OR state = ?1 ORDER BY id LIMIT ?2",
-        )
+             FROM events WHERE {WANTED} ORDER BY id LIMIT ?2"
+        ))
         .map_err(|e| outbox.sql(e))?;
     let rows = stmt
         .query_map(params![state, limit as i64], |r| {
@@ -282,5 +288,9 @@ fn open_existing(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
     if !paths.db().exists() {
         return Ok(None);
     }
-    Outbox::open(paths, OpenOptions::long_lived()).map(Some)
+    let progress = |line: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "difflorectl: {line}");
+    };
+    Outbox::open(paths, OpenOptions::long_lived().with_progress(progress)).map(Some)
 }

@@ -98,7 +98,10 @@ impl Daemon {
             let result = result.map_err(|f| self.secrets.scrub_failure(f));
             match result {
                 Ok(()) => {
-                    self.record(Record::Ack(rows(&slice)));
+                    self.record(Record::Ack {
+                        ids: rows(&slice),
+                        keep_history: !self.config.keep_history.is_zero(),
+                    });
                     self.delivered();
                     // The collector takes events from this batch: what it refused holds
                     // events it refuses, so bisect those now (oldest first).

@@ -148,9 +148,11 @@ impl Daemon {
         let Some(resolved) = resolved else {
             self.set_gate(Circuit::NoEndpoint, None);
             self.publisher.set_endpoint(None);
-            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml";
-            dlog!("{why}");
-            self.publisher.error(Some(why.to_owned()));
+            // Not an error: without an endpoint difflore is a local recorder.
+            dlog!(
+                "no endpoint configured: recording locally (history); set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml to deliver"
+            );
+            self.publisher.error(None);
             return;
         };
         let shown = resolved.shown();

@@ -13,8 +13,8 @@ use super::queue;
 /// One outcome to write.
 #[derive(Debug, Clone)]
 pub enum Record {
-    /// The collector accepted these rows.
-    Ack(Vec<i64>),
+    /// The collector accepted these rows: kept as history, or deleted when none is kept.
+    Ack { ids: Vec<i64>, keep_history: bool },
     /// Back to pending without spending an attempt.
     Release(Vec<i64>),
     /// A failed attempt: due again at `retry_at`, dead if failing since before `give_up_before`.
@@ -36,7 +36,7 @@ pub enum Record {
 impl Record {
     fn apply(&self, outbox: &Outbox) -> Result<(), StoreError> {
         match self {
-            Record::Ack(ids) => queue::ack(outbox, ids).map(drop),
+            Record::Ack { ids, keep_history } => queue::ack(outbox, ids, *keep_history).map(drop),
             Record::Release(ids) => queue::release(outbox, ids),
             Record::RetryLater {
                 ids,
