@@ -16,6 +16,7 @@ mod note;
 mod qwen;
 pub mod service;
 mod settings_file;
+pub mod status;
 mod windsurf;
 
 use std::path::PathBuf;

@@ -15,6 +15,7 @@ pub enum HooksAction {
     Install,
     Uninstall,
     Print,
+    Status,
 }
 
 impl FromStr for HooksAction {
@@ -25,7 +26,8 @@ impl FromStr for HooksAction {
             "install" => Ok(HooksAction::Install),
             "uninstall" => Ok(HooksAction::Uninstall),
             "print" => Ok(HooksAction::Print),
-            _ => Err("not an action; use install, uninstall or print".into()),
+            "status" => Ok(HooksAction::Status),
+            _ => Err("not an action; use install, uninstall, print or status".into()),
         }
     }
 }
