@@ -1,16 +1,38 @@
-//! The one door every payload goes through before any encoder sees it: turns a claimed row
-//! into an `OutEvent`. The redactor plugs in here, in `prepare_payload`, and nowhere else.
-//! Must not reorder, drop or re-identify events.
+//! What leaves the machine, built in one place: `Preparer::prepare` turns a claimed row into
+//! the one `OutEvent` every sink encodes (difflore JSON, the NDJSON file, OTLP logs and
+//! traces), with the redactor run over every captured string in it: envelope and payload.
+//! Sinks only encode what this record holds; none of them ever sees the raw row. Must not
+//! reorder, drop or re-identify events.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
-use super::sink::OutEvent;
 use crate::shared::config::Config;
+
+/// One event as it leaves the machine. `row` stays local (the outbox id to acknowledge);
+/// `id` is the collector's dedup key. Every string that came from the agent has been
+/// through the redactor; `id` and `received_at` are difflore's own (install id, clock).
+#[derive(Debug, Serialize)]
+pub struct OutEvent {
+    #[serde(skip)]
+    pub row: i64,
+    pub id: String,
+    /// When the hook captured it (Unix ms); encoders that want a number use this.
+    #[serde(skip)]
+    pub received_ms: i64,
+    pub client: String,
+    pub event: String,
+    pub session_id: Option<String>,
+    pub cwd: Option<String>,
+    pub tool: Option<String>,
+    pub received_at: String,
+    pub payload: Box<RawValue>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
@@ -18,11 +40,14 @@ pub enum PrepareError {
     Redact(#[from] RedactError),
 }
 
-/// Per-configuration state for preparing payloads: the redactor's rules, compiled once.
+/// Per-configuration state for building outgoing records: the redactor's rules, compiled once.
 pub struct Preparer {
     install_id: String,
     redactor: Redactor,
 }
+
+/// Redaction counts per rule, as the health record shows them.
+pub type Counts = BTreeMap<String, u64>;
 
 impl Preparer {
     pub fn new(install_id: String, config: &Config) -> Result<Preparer, PrepareError> {
@@ -36,44 +61,101 @@ impl Preparer {
         &self.install_id
     }
 
-    /// A claimed row as the collector will see it, or why it cannot be sent at all.
-    pub fn prepare(
-        &self,
-        row: Claimed,
-        redactions: &mut BTreeMap<String, u64>,
-    ) -> Result<OutEvent, String> {
+    /// A claimed row as the collector will see it, or why it cannot be sent at all. The
+    /// row is consumed: nothing downstream can reach back into it.
+    pub fn prepare(&self, row: Claimed, counts: &mut Counts) -> Result<OutEvent, String> {
         let raw =
             String::from_utf8(row.payload).map_err(|_| "payload is not valid UTF-8".to_owned())?;
         let payload = self
-            .prepare_payload(raw, redactions)
+            .payload(raw, counts)
             .map_err(|e| format!("payload is not valid JSON: {e}"))?;
         let at = UNIX_EPOCH + Duration::from_millis(row.received_ms.max(0) as u64);
         Ok(OutEvent {
             row: row.id,
             id: format!("{}-{}", self.install_id, row.id),
             received_ms: row.received_ms,
-            client: row.client,
-            event: row.event,
-            session_id: row.session_id,
-            cwd: row.cwd,
-            tool: row.tool,
+            client: self.field("client", row.client, counts),
+            event: self.field("event", row.event, counts),
+            session_id: row.session_id.map(|v| self.field("session_id", v, counts)),
+            cwd: row.cwd.map(|v| self.field("cwd", v, counts)),
+            tool: row.tool.map(|v| self.field("tool", v, counts)),
             received_at: humantime::format_rfc3339_millis(at).to_string(),
             payload,
         })
     }
 
-    /// THE redaction call site: every string of the payload, keys and values, passes the
+    /// THE envelope call site: one captured string field, judged with its key.
+    fn field(&self, key: &str, value: String, counts: &mut Counts) -> String {
+        if !self.redactor.is_enabled() {
+            return value;
+        }
+        let _ = key;
+        let mut v = serde_json::Value::String(value);
+        self.redactor.redact_value(&mut v, counts);
+        match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+
+    /// THE payload call site: every string of the payload, keys and values, passes the
     /// redactor. With `redact = false` the captured bytes go out as they are.
-    fn prepare_payload(
+    fn payload(
         &self,
         raw: String,
-        redactions: &mut BTreeMap<String, u64>,
+        counts: &mut Counts,
     ) -> Result<Box<RawValue>, serde_json::Error> {
         if !self.redactor.is_enabled() {
             return RawValue::from_string(raw);
         }
         let mut value: serde_json::Value = serde_json::from_str(&raw)?;
-        self.redactor.redact_value(&mut value, redactions);
+        self.redactor.redact_value(&mut value, counts);
         serde_json::value::to_raw_value(&value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "ghp_cTfoJpR4eCy6GBc9oGa8nZt0QXKmvz6j9UcN";
+
+    fn row(text: &str) -> Claimed {
+        Claimed {
+            id: 3,
+            received_ms: 1_700_000_000_000,
+            client: format!("claude-code {text}"),
+            event: format!("PreToolUse {text}"),
+            session_id: Some(format!("s-{text}")),
+            cwd: Some(format!("/home/u/{text}/proj")),
+            tool: Some(format!("mcp__x__{text} ")),
+            payload: format!(r#"{{"k":"{text}"}}"#).into_bytes(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn every_captured_string_of_the_record_is_redacted() {
+        let p = Preparer::new("inst".into(), &Config::default()).unwrap();
+        let mut counts = Counts::new();
+        let ev = p.prepare(row(&format!(" {TOKEN} ")), &mut counts).unwrap();
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(!text.contains(TOKEN), "{text}");
+        assert_eq!(counts.get("github-token"), Some(&6), "{counts:?}");
+        assert_eq!(ev.id, "inst-3");
+    }
+
+    #[test]
+    fn with_redaction_off_the_record_is_what_was_captured() {
+        let config = Config {
+            redact: false,
+            ..Config::default()
+        };
+        let p = Preparer::new("inst".into(), &config).unwrap();
+        let mut counts = Counts::new();
+        let ev = p.prepare(row(TOKEN), &mut counts).unwrap();
+        assert!(ev.cwd.unwrap().contains(TOKEN));
+        assert!(ev.payload.get().contains(TOKEN));
+        assert!(counts.is_empty());
     }
 }

@@ -78,3 +78,10 @@ pub fn field<'a>(body: &'a AnyValue, key: &str) -> &'a AnyValue {
         other => panic!("body is not a kvlist: {other:?}"),
     }
 }
+
+/// Any request body as JSON: difflore's JSON and OTLP/JSON as they are, an OTLP protobuf
+/// logs request decoded with the official messages and shown in its OTLP/JSON mapping.
+pub fn any_body(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::to_value(decode(body)).expect("an OTLP request as JSON"))
+}

@@ -1,6 +1,6 @@
-//! Where batches go: the event shape every encoder starts from, the sinks (HTTP transport
-//! with a pluggable body encoder, append-only file), and the one failure classification
-//! every HTTP encoding shares. Knows nothing about the outbox or the retry schedule.
+//! Where batches go: the sinks (HTTP transport with a pluggable body encoder, append-only
+//! file) encoding the one `OutEvent` record, and the one failure classification every HTTP
+//! encoding shares. Knows nothing about the outbox, the raw row or the retry schedule.
 
 pub mod file;
 pub mod http;
@@ -9,26 +9,7 @@ pub mod otlp;
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
-/// One event ready to encode. `row` stays local; `id` is the collector's dedup key.
-#[derive(Debug, Serialize)]
-pub struct OutEvent {
-    #[serde(skip)]
-    pub row: i64,
-    pub id: String,
-    /// When the hook captured it (Unix ms); encoders that want a number use this.
-    #[serde(skip)]
-    pub received_ms: i64,
-    pub client: String,
-    pub event: String,
-    pub session_id: Option<String>,
-    pub cwd: Option<String>,
-    pub tool: Option<String>,
-    pub received_at: String,
-    pub payload: Box<RawValue>,
-}
+pub use crate::daemon::prepare::OutEvent;
 
 /// What a failed send means for the batch and the sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,148 @@
+//! Nothing a secret was planted in leaves the machine in clear, whatever the sink: every
+//! corpus secret (tests/fixtures/redact/secrets.txt) goes into every envelope field the hook
+//! records (session id, cwd, tool, event name) and into the payload, the real daemon sends
+//! the batch through each sink, and every string of what arrived (keys and values of the
+//! decoded JSON body, the NDJSON file, the OTLP request in each encoding) is searched for
+//! every secret. A field added later cannot bypass this: the walk does not know the fields.
+
+mod common;
+mod otlp_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::collector::Collector;
+use common::daemon::{DaemonGuard, write_config};
+use common::{Sandbox, wait_until};
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Every «marked» secret of the corpus, and each line's text without the marks.
+fn corpus() -> (Vec<String>, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redact/secrets.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut secrets, mut lines) = (Vec::new(), Vec::new());
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (_, marked) = line.split_once('\t').expect("rule<TAB>text");
+        let marked = marked.replace("\\n", "\n").replace("\\\\", "\\");
+        let mut rest = marked.as_str();
+        while let Some(open) = rest.find('«') {
+            let close = rest[open..].find('»').expect("unclosed «") + open;
+            secrets.push(rest[open + '«'.len_utf8()..close].to_owned());
+            rest = &rest[close + '»'.len_utf8()..];
+        }
+        lines.push(marked.replace(['«', '»'], ""));
+    }
+    (secrets, lines)
+}
+
+/// One event per corpus line, the line in every field the hook lifts into the envelope.
+fn plant(sb: &Sandbox, lines: &[String]) {
+    for line in lines {
+        let payload = json!({
+            "hook_event_name": line,
+            "session_id": line,
+            "cwd": format!("/home/u/{line}"),
+            "tool_name": line,
+            "tool_input": {"command": line, line.as_str(): "as a key"},
+        });
+        let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+}
+
+/// Every string in `v`, object keys included.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Object(map) => {
+            for (k, item) in map {
+                out.push(k.clone());
+                strings(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_clean(sink: &str, sent: &[Value], secrets: &[String]) {
+    let mut all = Vec::new();
+    sent.iter().for_each(|v| strings(v, &mut all));
+    assert!(all.len() > 100, "{sink}: too little arrived to judge");
+    for s in &all {
+        for secret in secrets {
+            assert!(
+                !s.contains(secret.as_str()),
+                "{sink} sent {secret} in {s:?}"
+            );
+        }
+    }
+}
+
+/// Run the daemon against `endpoint` until `done`, with extra environment.
+fn drain(sb: &Sandbox, endpoint: &str, env: &[(&str, &str)], done: impl FnMut() -> bool) {
+    let d = DaemonGuard::foreground_with(sb, &["--endpoint", endpoint], |cmd| {
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+    });
+    assert!(wait_until(LIMIT, done), "{}", d.log_text());
+}
+
+/// Every request body the collector accepted, decoded by what its content type says.
+fn bodies(c: &Collector) -> Vec<Value> {
+    c.requests()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| otlp_support::any_body(&r.body))
+        .collect()
+}
+
+#[test]
+fn no_sink_sends_a_planted_secret_in_any_field() {
+    let (secrets, lines) = corpus();
+    assert!(
+        secrets.len() > 50,
+        "the corpus is where the secrets come from"
+    );
+    let n = lines.len();
+
+    // difflore's JSON over HTTP.
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    plant(&sb, &lines);
+    let c = Collector::start();
+    drain(&sb, &c.url(), &[], || c.events().len() >= n);
+    assert_clean("the JSON sink", &bodies(&c), &secrets);
+
+    // The NDJSON file.
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    plant(&sb, &lines);
+    let file = sb.dir.path().join("out.ndjson");
+    let url = format!("file://{}", file.display());
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+    drain(&sb, &url, &[], || read().lines().count() >= n);
+    let sent: Vec<Value> = read()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_clean("the file sink", &sent, &secrets);
+
+    // OTLP in each encoding.
+    for protocol in ["http/json", "http/protobuf"] {
+        let sb = Sandbox::new();
+        write_config(&sb, "");
+        plant(&sb, &lines);
+        let c = Collector::start();
+        let url = format!("otlp+http://127.0.0.1:{}", c.port);
+        let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)];
+        drain(&sb, &url, &env, || c.events().len() >= n);
+        assert_clean(protocol, &bodies(&c), &secrets);
+    }
+}
