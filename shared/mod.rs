@@ -1,5 +1,6 @@
 //! The one module all three binaries share: data-home paths, the outbox store, the event
-//! record, the JSON scanner, spill files, the pid/lock file, the health record and configuration.
+//! record and its vocabulary, the JSON scanner, spill files, the pid/lock file, the health
+//! record and configuration.
 //! Synchronous by design: std, rusqlite, serde, dirs, libc only (no tokio, reqwest, bpaf).
 
 pub mod config;
@@ -11,6 +12,7 @@ pub mod pidfile;
 pub mod spill;
 pub mod store;
 pub mod sys;
+pub mod vocabulary;
 
 /// Milliseconds since the Unix epoch: the one clock every table and file uses.
 pub fn now_ms() -> i64 {

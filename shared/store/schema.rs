@@ -16,7 +16,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 impl Outbox {
     /// The refusal of an outbox whose schema `found` is newer than this build.
@@ -96,6 +96,11 @@ impl Outbox {
                 .execute_batch(SCHEMA_V2)
                 .map_err(|e| self.sql(e))?;
         }
+        if found < 3 {
+            self.conn
+                .execute_batch(SCHEMA_V3)
+                .map_err(|e| self.sql(e))?;
+        }
         // Later versions add `if found < N { … }` steps here.
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -154,6 +159,51 @@ DROP INDEX IF EXISTS events_due;
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id, next_attempt_ms);
 ";
 
+/// The capture model (`shared::assemble`): each event's normalized kind, the call id that
+/// pairs a tool call's pre and post, and the ordinal of its turn, written by the daemon (or
+/// difflorectl) in id order after the hook's insert, which never names these columns. The
+/// span state lives in tables, so a restart or an outage between a pre and its post changes
+/// nothing: `span_sessions` (turn counter and open turn per session) and `spans` (open spans,
+/// and closed ones until the outbox row that carries them out is gone).
+const SCHEMA_V3: &str = "
+ALTER TABLE events ADD COLUMN kind TEXT;
+ALTER TABLE events ADD COLUMN call_id TEXT;
+ALTER TABLE events ADD COLUMN turn INTEGER;
+
+CREATE TABLE IF NOT EXISTS span_sessions (
+    session_id TEXT PRIMARY KEY,
+    client     TEXT NOT NULL,
+    turns      INTEGER NOT NULL DEFAULT 0, -- ordinal of the latest turn (1-based)
+    open_turn  INTEGER,                    -- ordinal of the turn open now
+    last_ms    INTEGER NOT NULL,           -- capture time of the latest event
+    ended_ms   INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS spans (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL,
+    turn        INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('turn', 'tool', 'subagent')),
+    call_id     TEXT,          -- tool: the call id; subagent: the agent id; turn: NULL
+    parent_kind TEXT,          -- NULL under the turn span
+    parent_call TEXT,
+    client      TEXT NOT NULL,
+    name        TEXT,          -- tool name, subagent type
+    model       TEXT,
+    start_event INTEGER NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    end_event   INTEGER,       -- the outbox row whose outgoing record carries the span
+    end_ms      INTEGER,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    incomplete  INTEGER NOT NULL DEFAULT 0,
+    arguments   TEXT           -- the pre's tool input, kept only when content is sent
+);
+CREATE INDEX IF NOT EXISTS spans_open ON spans (session_id, end_event);
+CREATE INDEX IF NOT EXISTS spans_closed_by ON spans (end_event);
+
+INSERT OR IGNORE INTO meta(key, value) VALUES ('assembled_through', '0');
+";
+
 #[cfg(test)]
 mod tests {
     use rusqlite::Connection;
@@ -188,7 +238,7 @@ mod tests {
         drop(raw);
 
         let db = open(&dir);
-        assert_eq!(db.user_version().unwrap(), 2);
+        assert_eq!(db.user_version().unwrap(), SCHEMA_VERSION);
         let indexes: Vec<String> = db
             .conn()
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
@@ -200,6 +250,40 @@ mod tests {
         assert_eq!(indexes, ["events_state"]);
         assert_eq!(db.counts().unwrap().pending, 1);
         assert_eq!(db.install_id().unwrap(), install_id);
+    }
+
+    #[test]
+    fn a_version_2_outbox_gains_the_capture_model_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
+        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        raw.execute_batch(SCHEMA_V1).unwrap();
+        raw.execute_batch(SCHEMA_V2).unwrap();
+        raw.pragma_update(None, "user_version", 2).unwrap();
+        raw.execute(
+            "INSERT INTO events (received_ms, client, event, payload, size) \
+             VALUES (7, 'codex', 'Stop', '{}', 2)",
+            [],
+        )
+        .unwrap();
+        drop(raw);
+
+        let db = open(&dir);
+        assert_eq!(db.user_version().unwrap(), 3);
+        let (kind, call, turn): (Option<String>, Option<String>, Option<i64>) = db
+            .conn()
+            .query_row("SELECT kind, call_id, turn FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((kind, call, turn), (None, None, None));
+        assert_eq!(db.meta("assembled_through").unwrap().as_deref(), Some("0"));
+        let spans: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM spans", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(spans, 0);
     }
 
     #[test]
