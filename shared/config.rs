@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::paths::Paths;
+pub use super::shown_url::shown_endpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -22,6 +23,13 @@ pub enum ConfigError {
         path: PathBuf,
         #[source]
         source: toml::de::Error,
+    },
+    #[error("invalid config {path}: {key} = {value} is not allowed: {allowed}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        value: String,
+        allowed: &'static str,
     },
 }
 
@@ -54,6 +62,10 @@ pub struct Config {
     pub redact_allow: Vec<String>,
     /// Outbox size limit in bytes.
     pub max_outbox_bytes: u64,
+    /// How long delivered events stay on the machine as local history (within
+    /// `max_outbox_bytes`). Zero deletes each event once the collector has it.
+    #[serde(deserialize_with = "human_duration")]
+    pub keep_history: Duration,
     /// First retry delay after a failed delivery; doubles per failure up to `retry_cap`.
     #[serde(deserialize_with = "human_duration")]
     pub retry_base: Duration,
@@ -84,6 +96,7 @@ impl Default for Config {
             redact_patterns: Vec::new(),
             redact_allow: Vec::new(),
             max_outbox_bytes: 1 << 30,
+            keep_history: Duration::from_secs(30 * 24 * 3600),
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(300),
             auth_retry: Duration::from_secs(300),
@@ -99,26 +112,117 @@ impl Config {
     pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
         let path = paths.config_file();
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source }),
+            Ok(text) => {
+                let config: Config =
+                    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                        path: path.clone(),
+                        source,
+                    })?;
+                config.checked(paths, path)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
     }
 }
 
-/// An endpoint without user info, query or fragment: how health, the daemon's log and
-/// `status` show it (status output gets pasted into tickets). An endpoint that is not a URL
-/// is not shown at all, since any part of it might be a credential.
-pub fn shown_endpoint(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.set_query(None);
-            url.set_fragment(None);
-            url.to_string()
+/// The smallest outbox limit: a fresh outbox alone takes a few pages.
+const MIN_OUTBOX_BYTES: u64 = 4096;
+/// A retry sooner than this is a hot loop against a collector that is down.
+const MIN_RETRY: Duration = Duration::from_millis(10);
+
+impl Config {
+    /// Values the types accept but the daemon cannot work with, refused with the key, the
+    /// value and what is allowed; a relative `token_file` is made absolute under the data
+    /// home, so it means the same wherever the daemon was started.
+    fn checked(mut self, paths: &Paths, path: PathBuf) -> Result<Config, ConfigError> {
+        let invalid = |key, value: String, allowed| ConfigError::Invalid {
+            path: path.clone(),
+            key,
+            value,
+            allowed,
+        };
+        let shown = |d: Duration| format!("{:?}", humantime::format_duration(d).to_string());
+        let durations = [
+            (
+                "dead_after",
+                self.dead_after,
+                Duration::from_millis(1),
+                "a duration of at least 1ms",
+            ),
+            (
+                "retry_base",
+                self.retry_base,
+                MIN_RETRY,
+                "a duration of at least 10ms",
+            ),
+            (
+                "retry_cap",
+                self.retry_cap,
+                MIN_RETRY,
+                "a duration of at least 10ms",
+            ),
+            (
+                "auth_retry",
+                self.auth_retry,
+                MIN_RETRY,
+                "a duration of at least 10ms",
+            ),
+            (
+                "connect_timeout",
+                self.connect_timeout,
+                Duration::from_millis(1),
+                "a duration of at least 1ms",
+            ),
+            (
+                "request_timeout",
+                self.request_timeout,
+                Duration::from_millis(1),
+                "a duration of at least 1ms",
+            ),
+        ];
+        for (key, value, least, allowed) in durations {
+            if value < least {
+                return Err(invalid(key, shown(value), allowed));
+            }
         }
-        Err(_) => "(unparsable endpoint)".to_owned(),
+        if self.retry_cap < self.retry_base {
+            return Err(invalid(
+                "retry_cap",
+                shown(self.retry_cap),
+                "a duration no shorter than retry_base",
+            ));
+        }
+        if self.batch_max_events == 0 {
+            return Err(invalid(
+                "batch_max_events",
+                "0".into(),
+                "a count of at least 1",
+            ));
+        }
+        if self.batch_max_bytes == 0 {
+            return Err(invalid(
+                "batch_max_bytes",
+                "0".into(),
+                "a size of at least 1 byte",
+            ));
+        }
+        if self.max_outbox_bytes < MIN_OUTBOX_BYTES {
+            return Err(invalid(
+                "max_outbox_bytes",
+                self.max_outbox_bytes.to_string(),
+                "a size of at least 4096 bytes",
+            ));
+        }
+        if let Some(file) = &self.token_file {
+            if file.as_os_str().is_empty() {
+                return Err(invalid("token_file", "\"\"".into(), "a path to a file"));
+            }
+            if file.is_relative() {
+                self.token_file = Some(paths.home.join(file));
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -153,15 +257,55 @@ mod tests {
         assert_eq!(c.dead_after, Duration::from_secs(2 * 86400));
     }
 
+    fn refusal(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::write(paths.config_file(), text).unwrap();
+        let err = Config::load(&paths).unwrap_err().to_string();
+        let shown = paths.config_file().display().to_string();
+        err.replace(&shown, "config.toml")
+    }
+
     #[test]
-    fn credentials_never_reach_the_status_line() {
+    fn values_the_daemon_cannot_work_with_are_refused_by_key_value_and_what_is_allowed() {
         assert_eq!(
-            shown_endpoint("https://u:s3cret@c.example:8443/v1/e?token=x#f"),
-            "https://c.example:8443/v1/e"
+            refusal("dead_after = \"0s\""),
+            "invalid config config.toml: dead_after = \"0s\" is not allowed: a duration of at least 1ms"
         );
         assert_eq!(
-            shown_endpoint("file:///tmp/out.ndjson"),
-            "file:///tmp/out.ndjson"
+            refusal("retry_base = \"0s\""),
+            "invalid config config.toml: retry_base = \"0s\" is not allowed: a duration of at least 10ms"
+        );
+        assert_eq!(
+            refusal("max_outbox_bytes = 0"),
+            "invalid config config.toml: max_outbox_bytes = 0 is not allowed: a size of at least 4096 bytes"
+        );
+        assert_eq!(
+            refusal("batch_max_events = 0"),
+            "invalid config config.toml: batch_max_events = 0 is not allowed: a count of at least 1"
+        );
+        assert!(refusal("batch_max_bytes = 0").contains("batch_max_bytes = 0"));
+        assert!(refusal("request_timeout = \"0s\"").contains("request_timeout"));
+        assert!(refusal("connect_timeout = \"0s\"").contains("connect_timeout"));
+        assert!(refusal("auth_retry = \"0s\"").contains("auth_retry"));
+        assert!(
+            refusal("retry_base = \"2s\"\nretry_cap = \"1s\"").contains(
+                "retry_cap = \"1s\" is not allowed: a duration no shorter than retry_base"
+            )
+        );
+    }
+
+    #[test]
+    fn a_relative_token_file_lives_in_the_data_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::write(paths.config_file(), "token_file = \"token\"").unwrap();
+        let c = Config::load(&paths).unwrap();
+        assert_eq!(c.token_file, Some(dir.path().join("token")));
+        std::fs::write(paths.config_file(), "token_file = \"/etc/t\"").unwrap();
+        assert_eq!(
+            Config::load(&paths).unwrap().token_file,
+            Some(PathBuf::from("/etc/t"))
         );
     }
 }

@@ -45,6 +45,9 @@ pub enum State {
     InFlight,
     Dead,
     Rejected,
+    /// Acknowledged by the collector (or recorded with no endpoint) and kept as local
+    /// history for `keep_history`.
+    Delivered,
 }
 
 impl State {
@@ -54,6 +57,7 @@ impl State {
             State::InFlight => "in_flight",
             State::Dead => "dead",
             State::Rejected => "rejected",
+            State::Delivered => "delivered",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod health;
 pub mod json;
 pub mod paths;
 pub mod pidfile;
+pub mod shown_url;
 pub mod spill;
 pub mod store;
 pub mod sys;

@@ -39,6 +39,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("outbox at {path} has an unexpected schema: {what}")]
+    UnknownSchema { path: PathBuf, what: String },
     #[error("outbox at {path}")]
     Sql {
         path: PathBuf,
@@ -193,7 +195,7 @@ impl Outbox {
             .map_err(|e| self.sql(e))
     }
 
-    /// Rows per state, plus the age of the oldest pending row.
+    /// Rows per state (history included), plus the age of the oldest pending row.
     pub fn counts(&self) -> Result<QueueCounts, StoreError> {
         let mut c = QueueCounts::default();
         let mut stmt = self
@@ -219,6 +221,7 @@ impl Outbox {
                 "in_flight" => c.in_flight = n,
                 "dead" => c.dead = n,
                 "rejected" => c.rejected = n,
+                "delivered" => c.delivered = n,
                 _ => {}
             }
         }
@@ -232,6 +235,8 @@ pub struct QueueCounts {
     pub in_flight: i64,
     pub dead: i64,
     pub rejected: i64,
+    /// Delivered events kept as local history.
+    pub delivered: i64,
     /// Received time of the oldest pending row.
     #[serde(skip)]
     pub oldest_pending_ms: Option<i64>,

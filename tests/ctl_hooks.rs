@@ -23,11 +23,14 @@ fn hooks_install_is_idempotent_and_uninstall_restores_the_users_file() {
         &["hooks", "uninstall", "--client", "claude-code"],
         &["hooks", "uninstall", "--client", "claude-code"],
         &["hooks", "install", "--client", "codex"],
+        &["hooks", "install", "--client", "codex", "--trust"],
+        &["hooks", "install", "--client", "codex", "--trust"],
+        &["hooks", "install", "--client", "claude-code", "--trust"],
         &["hooks", "install", "--client", "vim"],
     ] {
         let ran = ctl(&sb, args);
         shown.push_str(&format!("=== {}\n{}", args.join(" "), ran.shown()));
-        if args[1] == "install" && args[3] == "claude-code" {
+        if args[1] == "install" && args[3] == "claude-code" && args.len() == 4 {
             let now: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&settings_file).unwrap()).unwrap();
             assert_eq!(now["model"], "opus", "unknown keys are kept");

@@ -37,6 +37,30 @@ fn report(daemon: DaemonStatus, queue: QueueView) -> Outcome {
         spill_waiting: 2,
         endpoint: Some("https://collector.example/v1/events".into()),
         max_outbox_bytes: Some(1 << 30),
+        keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
+    })))
+}
+
+/// No endpoint in config, environment or health: difflore records locally.
+fn local_recorder() -> Outcome {
+    let QueueView::Read(mut q) = queue(Circuit::NoEndpoint) else {
+        unreachable!()
+    };
+    if let Some(h) = q.health.as_mut() {
+        h.endpoint = None;
+        h.last_error = None;
+        h.last_success_ms = None;
+    }
+    q.counts.pending = 0;
+    status(Status::Known(Box::new(StatusReport {
+        now_ms: NOW,
+        data_home: PathBuf::from("/home/u/.difflore"),
+        daemon: DaemonStatus::Running(Some(record())),
+        queue: QueueView::Read(q),
+        spill_waiting: 0,
+        endpoint: None,
+        max_outbox_bytes: Some(1 << 30),
+        keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
     })))
 }
 
@@ -54,6 +78,7 @@ fn queue(circuit: Circuit) -> QueueView {
             in_flight: 3,
             dead: 1,
             rejected: 4,
+            delivered: 840,
             oldest_pending_ms: Some(NOW - 125 * SEC),
         },
         delivered_total: 1234,
@@ -149,6 +174,10 @@ fn status_messages() {
                 queue(Circuit::NoEndpoint),
             ),
         ),
+        (
+            "running, local recorder (no endpoint anywhere)",
+            local_recorder(),
+        ),
         ("crashed", report(stale(false), queue(Circuit::Open))),
         ("pid reused", report(stale(true), QueueView::Missing)),
         (
@@ -183,6 +212,7 @@ fn status_json_messages() {
         spill_waiting: 0,
         endpoint: Some("https://collector.example/v1/events".into()),
         max_outbox_bytes: Some(1 << 30),
+        keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
     }));
     let cases = vec![("running", json(running)), ("unknown", json(unknown()))];
     settings().bind(|| insta::assert_snapshot!("ctl_msg_status_json", shown(cases)));

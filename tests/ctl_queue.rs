@@ -208,3 +208,31 @@ fn purge_on_a_terminal_asks_and_only_yes_deletes() {
     assert!(ids_in(&sb, "dead").is_empty());
     assert_eq!(ids_in(&sb, "pending"), [1, 3]);
 }
+
+#[test]
+fn purge_deletes_only_the_rows_shown_at_the_prompt() {
+    use difflore::ctl::queue::{Confirm, PurgeOutcome, purge};
+    use difflore::shared::event::State;
+    use difflore::shared::paths::Paths;
+
+    let sb = Sandbox::new();
+    seed(&sb, 4);
+    mark_dead(&sb, &[3]);
+    // While the person reads "purge 1 dead event?", the daemon buries row 1 (an older id
+    // than the one shown).
+    let mut ask = |_: State, count: i64| {
+        assert_eq!(count, 1);
+        mark_dead(&sb, &[1]);
+        Ok(true)
+    };
+    let outcome = purge(&Paths::at(sb.home()), State::Dead, Confirm::Ask(&mut ask)).unwrap();
+    assert_eq!(
+        outcome,
+        PurgeOutcome::Purged {
+            state: State::Dead,
+            count: 1
+        }
+    );
+    assert_eq!(ids_in(&sb, "dead"), [1], "the row that died unseen is kept");
+    assert_eq!(ids_in(&sb, "pending"), [2, 4]);
+}

@@ -16,5 +16,7 @@ mod snapshots;
 mod support;
 #[path = "install/targets.rs"]
 mod targets;
+#[path = "install/trust.rs"]
+mod trust;
 #[path = "install/uninstall.rs"]
 mod uninstall;

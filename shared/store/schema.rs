@@ -7,6 +7,10 @@ use rusqlite::ErrorCode;
 
 use super::{Outbox, StoreError};
 
+mod v4;
+
+use v4::SCHEMA_V4;
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -16,7 +20,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 impl Outbox {
     /// The refusal of an outbox whose schema `found` is newer than this build.
@@ -99,6 +103,12 @@ impl Outbox {
         if found < 3 {
             self.conn
                 .execute_batch(SCHEMA_V3)
+                .map_err(|e| self.sql(e))?;
+        }
+        if found < 4 {
+            self.keep_delivered_rows()?;
+            self.conn
+                .execute_batch(SCHEMA_V4)
                 .map_err(|e| self.sql(e))?;
         }
         // Later versions add `if found < N { … }` steps here.
@@ -247,7 +257,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["events_state"]);
+        assert_eq!(indexes, ["events_session", "events_state"]);
         assert_eq!(db.counts().unwrap().pending, 1);
         assert_eq!(db.install_id().unwrap(), install_id);
     }
@@ -270,7 +280,7 @@ mod tests {
         drop(raw);
 
         let db = open(&dir);
-        assert_eq!(db.user_version().unwrap(), 3);
+        assert_eq!(db.user_version().unwrap(), SCHEMA_VERSION);
         let (kind, call, turn): (Option<String>, Option<String>, Option<i64>) = db
             .conn()
             .query_row("SELECT kind, call_id, turn FROM events", [], |r| {

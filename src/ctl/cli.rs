@@ -9,7 +9,7 @@ use crate::install::Scope;
 use crate::shared::event::State;
 
 pub use values::{
-    Agent, EventRef, Grace, HooksAction, Limit, PrintOnly, QueueState, ScopeArg, parse_state,
+    Agent, EventRef, Grace, HooksAction, Limit, PrintOnly, QueueState, ScopeArg, Since, parse_state,
 };
 
 /// Steer difflore: see whether the daemon runs, stop or start it, and inspect or retry
@@ -44,7 +44,8 @@ pub enum Command {
     /// List events in the outbox, oldest first
     #[bpaf(command)]
     Events {
-        /// Only events in this state: pending, in_flight, dead or rejected
+        /// Only events in this state: pending, in_flight, dead, rejected or delivered (history);
+        /// without it, every event not yet delivered
         #[bpaf(argument("STATE"))]
         state: Option<QueueState>,
         /// Show at most N events
@@ -79,9 +80,49 @@ pub enum Command {
         /// user (your home directory: every project) or project (the current directory)
         #[bpaf(argument("SCOPE"), fallback(ScopeArg(Scope::User)), display_fallback)]
         scope: ScopeArg,
+        /// codex: also record trust for difflore's entries, as Codex's /hooks screen does
+        trust: bool,
         /// install, uninstall, or print (show the resulting file without writing it)
         #[bpaf(positional("ACTION"))]
         action: HooksAction,
+    },
+    /// List recorded sessions, newest first: agent, project, prompts, tool calls, tokens
+    #[bpaf(command)]
+    Sessions {
+        /// Only sessions active within this long, like 2d, 12h or 30m
+        #[bpaf(argument("DURATION"))]
+        since: Option<Since>,
+        /// Only this agent's sessions (claude-code, codex, gemini, cursor, windsurf…)
+        #[bpaf(argument("NAME"))]
+        client: Option<String>,
+        /// Only sessions in this folder or below it
+        #[bpaf(argument("PATH"))]
+        cwd: Option<std::path::PathBuf>,
+        /// Show at most N sessions
+        #[bpaf(argument("N"), fallback(Limit(20)), display_fallback)]
+        limit: Limit,
+        /// Print a JSON array instead of a table
+        json: bool,
+    },
+    /// Show one session as a timeline: turns, tool calls with durations, failures, tokens
+    #[bpaf(command)]
+    Show {
+        /// Print one JSON object (session, turns, events) instead of text
+        json: bool,
+        /// A session id, a unique prefix of one, or `last` (the newest)
+        #[bpaf(positional("SESSION"))]
+        session: String,
+    },
+    /// Run one read-only SQL statement over the history views (see the README)
+    #[bpaf(command, footer(QUERY_FOOTER))]
+    Query {
+        /// Print a JSON array of objects instead of a table
+        json: bool,
+        /// Print CSV with a header line instead of a table
+        csv: bool,
+        /// The statement, like "SELECT tool, count(*) FROM tool_calls GROUP BY tool"
+        #[bpaf(positional("SQL"))]
+        sql: String,
     },
     /// Print a service definition that runs `difflored --foreground` at login
     #[bpaf(command)]
@@ -133,6 +174,10 @@ impl PurgeState {
         }
     }
 }
+
+const QUERY_FOOTER: &str = "The outbox is opened read-only: a statement that would write \
+    is refused (exit 1) and nothing changes. The views and their columns are described in the \
+    README (Local history).";
 
 const STATUS_EXIT_CODES: &str = "Exit codes, as LSB init scripts: 0 running, 1 not running \
     although the pid file still names a process (crashed or killed), 3 not running, 4 unknown \

@@ -14,14 +14,25 @@ pub enum HooksOutcome {
     Preview(Preview),
 }
 
-pub fn run(action: HooksAction, client: Client, scope: Scope) -> Result<HooksOutcome, CtlError> {
+pub fn run(
+    action: HooksAction,
+    client: Client,
+    scope: Scope,
+    trust: bool,
+) -> Result<HooksOutcome, CtlError> {
+    if trust && client != Client::Codex {
+        return Err(CtlError::TrustNotNeeded {
+            client: client.as_str(),
+        });
+    }
     let home = dirs::home_dir().ok_or(CtlError::NoHome)?;
     let project = std::env::current_dir().map_err(|source| CtlError::CurrentDir { source })?;
     let mut locations = Locations::new(home, project);
     locations.codex_home = std::env::var_os("CODEX_HOME")
         .filter(|v| !v.is_empty())
         .map(Into::into);
-    let request = Request::new(client, scope, locations);
+    let mut request = Request::new(client, scope, locations);
+    request.trust = trust;
     Ok(match action {
         HooksAction::Install => HooksOutcome::Changed(install::install(&request)?),
         HooksAction::Uninstall => HooksOutcome::Changed(install::uninstall(&request)?),

@@ -9,6 +9,7 @@ pub mod queue;
 pub mod render;
 pub mod status;
 pub mod stop;
+pub mod views;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ pub enum CtlError {
     StartTimeout { waited: Duration, log: PathBuf },
     #[error(transparent)]
     Install(#[from] crate::install::InstallError),
+    #[error(transparent)]
+    View(#[from] views::ViewError),
     #[error("could not find the home directory; set HOME")]
     NoHome,
     #[error("could not read the current directory")]
@@ -69,6 +72,8 @@ pub enum CtlError {
         #[source]
         source: io::Error,
     },
+    #[error("--trust is for codex only: {client} runs its hooks without a trust step")]
+    TrustNotNeeded { client: &'static str },
     #[error("could not read the answer to the purge prompt")]
     Prompt {
         #[source]
@@ -79,17 +84,35 @@ pub enum CtlError {
 /// What a command did, for the renderer.
 #[derive(Debug)]
 pub enum Outcome {
-    Status { status: Status, json: bool },
+    Status {
+        status: Status,
+        json: bool,
+    },
     Stop(StopOutcome),
     Kill(KillOutcome),
     Start(StartOutcome),
     Restart(RestartOutcome),
-    Events { list: EventList, json: bool },
+    Events {
+        list: EventList,
+        json: bool,
+    },
     Retry(RetryOutcome),
     Purge(PurgeOutcome),
     Flush(FlushOutcome),
     Hooks(hooks::HooksOutcome),
     Service(String),
+    Query {
+        table: Option<views::query::Table>,
+        format: views::query::Format,
+    },
+    Sessions {
+        list: views::sessions::SessionList,
+        json: bool,
+    },
+    Show {
+        timeline: Box<views::show::Timeline>,
+        json: bool,
+    },
 }
 
 impl Outcome {
@@ -173,9 +196,63 @@ pub fn run(command: Command) -> Result<Outcome, CtlError> {
             action,
             client,
             scope,
-        } => Outcome::Hooks(hooks::run(action, client.0, scope.0)?),
+            trust,
+        } => Outcome::Hooks(hooks::run(action, client.0, scope.0, trust)?),
         Command::Service { kind, .. } => Outcome::Service(hooks::service(paths, kind)?),
+        Command::Query { json, csv, sql } => Outcome::Query {
+            table: views::query::query(paths, &sql)?,
+            format: match (json, csv) {
+                (true, _) => views::query::Format::Json,
+                (_, true) => views::query::Format::Csv,
+                _ => views::query::Format::Table,
+            },
+        },
+        Command::Sessions {
+            since,
+            client,
+            cwd,
+            limit,
+            json,
+        } => {
+            let now = crate::shared::now_ms();
+            let cwd = match cwd {
+                Some(dir) if dir.is_relative() => Some(
+                    std::env::current_dir()
+                        .map_err(|source| CtlError::CurrentDir { source })?
+                        .join(dir),
+                ),
+                other => other,
+            };
+            let filter = views::sessions::Filter {
+                since_ms: since.map(|d| now - d.0.as_millis() as i64),
+                client,
+                cwd,
+                limit: limit.0,
+            };
+            Outcome::Sessions {
+                list: views::sessions::sessions(paths, filter, now)?,
+                json,
+            }
+        }
+        Command::Show { json, session } => Outcome::Show {
+            timeline: Box::new(views::show::show(
+                paths,
+                &session,
+                terminal_width(),
+                crate::shared::now_ms(),
+            )?),
+            json,
+        },
     })
+}
+
+/// Columns `show` may fill: `$COLUMNS` when the shell exports it, else 100.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&c| c >= 40)
+        .unwrap_or(100)
 }
 
 /// Show the purge prompt on stderr and read one line: only `y`/`yes` agrees.

@@ -89,6 +89,12 @@ pub enum FlushOutcome {
     Stale { pid: i32, other_process: bool },
 }
 
+/// The rows `events` lists: those in state `?1`, or without one, every row not yet delivered
+/// (history is what `sessions`, `show` and `query` are for). An `IN` list, so the state
+/// index finds them however much history there is.
+const WANTED: &str = "(?1 IS NOT NULL AND state = ?1)
+    OR (?1 IS NULL AND state IN ('pending', 'in_flight', 'dead', 'rejected'))";
+
 pub fn events(paths: &Paths, filter: Option<State>, limit: usize) -> Result<EventList, CtlError> {
     let mut list = EventList {
         now_ms: crate::shared::now_ms(),
@@ -105,16 +111,16 @@ pub fn events(paths: &Paths, filter: Option<State>, limit: usize) -> Result<Even
     let c = outbox.conn();
     list.total = c
         .query_row(
-            "SELECT count(*) FROM events WHERE ?1 IS NULL OR state = ?1",
+            &format!("SELECT count(*) FROM events WHERE {WANTED}"),
             [state],
             |r| r.get(0),
         )
         .map_err(|e| outbox.sql(e))?;
     let mut stmt = c
-        .prepare(
+        .prepare(&format!(
             "SELECT id, received_ms, client, event, tool, state, attempts, last_error
-             FROM events WHERE ?1 IS NULL OR state = ?1 ORDER BY id LIMIT ?2",
-        )
+             FROM events WHERE {WANTED} ORDER BY id LIMIT ?2"
+        ))
         .map_err(|e| outbox.sql(e))?;
     let rows = stmt
         .query_map(params![state, limit as i64], |r| {
@@ -206,23 +212,26 @@ pub fn retry(paths: &Paths, ids: Option<&[EventRef]>) -> Result<RetryOutcome, Ct
     Ok(outcome)
 }
 
-/// Delete every row in `state` (as counted when asking, so rows that die while a person
-/// reads the prompt are not deleted unseen).
+/// Delete the rows in `state` that were counted when asking, and only those: a row that
+/// dies while a person reads the prompt was not shown, so it stays.
 pub fn purge(paths: &Paths, state: State, confirm: Confirm<'_>) -> Result<PurgeOutcome, CtlError> {
     let Some(outbox) = open_existing(paths)? else {
         return Ok(PurgeOutcome::Nothing { state });
     };
-    let (count, max_id): (i64, Option<i64>) = outbox
-        .conn()
-        .query_row(
-            "SELECT count(*), max(id) FROM events WHERE state = ?1",
-            [state.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(|e| outbox.sql(e))?;
-    let Some(max_id) = max_id.filter(|_| count > 0) else {
-        return Ok(PurgeOutcome::Nothing { state });
+    let shown: Vec<i64> = {
+        let mut stmt = outbox
+            .conn()
+            .prepare("SELECT id FROM events WHERE state = ?1 ORDER BY id")
+            .map_err(|e| outbox.sql(e))?;
+        let ids = stmt
+            .query_map([state.as_str()], |r| r.get(0))
+            .map_err(|e| outbox.sql(e))?;
+        ids.collect::<Result<_, _>>().map_err(|e| outbox.sql(e))?
     };
+    let count = shown.len() as i64;
+    if shown.is_empty() {
+        return Ok(PurgeOutcome::Nothing { state });
+    }
     match confirm {
         Confirm::Yes => {}
         Confirm::Refuse => return Ok(PurgeOutcome::NeedsYes { state, count }),
@@ -232,14 +241,28 @@ pub fn purge(paths: &Paths, state: State, confirm: Confirm<'_>) -> Result<PurgeO
             }
         }
     }
-    let count = outbox
-        .conn()
-        .execute(
-            "DELETE FROM events WHERE state = ?1 AND id <= ?2",
-            params![state.as_str(), max_id],
-        )
-        .map_err(|e| outbox.sql(e))? as i64;
-    Ok(PurgeOutcome::Purged { state, count })
+    let path = outbox.path().to_owned();
+    let sql = |source| StoreError::Sql {
+        path: path.clone(),
+        source,
+    };
+    let tx =
+        Transaction::new_unchecked(outbox.conn(), TransactionBehavior::Immediate).map_err(sql)?;
+    let mut purged = 0;
+    {
+        // Still in the state it was shown in: a row retried meanwhile is not deleted either.
+        let mut del = tx
+            .prepare("DELETE FROM events WHERE id = ?1 AND state = ?2")
+            .map_err(sql)?;
+        for id in &shown {
+            purged += del.execute(params![id, state.as_str()]).map_err(sql)? as i64;
+        }
+    }
+    tx.commit().map_err(sql)?;
+    Ok(PurgeOutcome::Purged {
+        state,
+        count: purged,
+    })
 }
 
 /// SIGUSR1 to the live, identity-checked daemon.

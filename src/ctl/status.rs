@@ -49,6 +49,8 @@ pub struct StatusReport {
     pub endpoint: Option<String>,
     /// `max_outbox_bytes` from config.toml (`None` when it cannot be read).
     pub max_outbox_bytes: Option<u64>,
+    /// `keep_history` from config.toml (`None` when it cannot be read).
+    pub keep_history: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +129,8 @@ pub fn status(paths: &Paths) -> Status {
         daemon,
         queue,
         endpoint,
-        max_outbox_bytes: config.map(|c| c.max_outbox_bytes),
+        max_outbox_bytes: config.as_ref().map(|c| c.max_outbox_bytes),
+        keep_history: config.map(|c| c.keep_history),
     }))
 }
 

@@ -10,6 +10,7 @@ use crate::shared::now_ms;
 use crate::shared::store::StoreError;
 
 use super::drain::Daemon;
+use super::ledger::Record;
 use super::queue;
 use super::signals::Control;
 use super::sink::{Failure, OutEvent, Sink, Verdict};
@@ -39,32 +40,57 @@ impl Daemon {
                 Ok(ev) => events.push(ev),
                 Err(why) => {
                     dlog!("event {id} cannot be sent and is now dead: {why}");
-                    queue::bury(&self.outbox, &[id], now, &why)?;
+                    self.record(Record::Bury {
+                        ids: vec![id],
+                        now,
+                        why: why.to_string(),
+                    });
                 }
             }
         }
         if !events.is_empty() {
-            self.deliver(events).await?;
+            self.deliver(events).await;
         }
         Ok(true)
     }
 
     /// Send `events`, bisecting refusals; every row ends acknowledged, dead, or back in
     /// `pending`, never left claimed.
-    async fn deliver(&mut self, events: Vec<OutEvent>) -> Result<(), StoreError> {
+    ///
+    /// A refusal is about the events only when the collector accepts their neighbours: a
+    /// refused batch is halved to find out, and when every part sent is refused while
+    /// nothing is accepted, the collector (or a proxy) refuses everything. Then the whole
+    /// batch waits out a backoff, like an outage, instead of being bisected into `dead`.
+    async fn deliver(&mut self, events: Vec<OutEvent>) {
         let mut todo = vec![events];
-        while let Some(mut slice) = todo.pop() {
+        // Refused before any neighbour was accepted: no verdict yet.
+        let mut suspects: Vec<Vec<OutEvent>> = Vec::new();
+        let mut accepted = false;
+        let mut refusal: Option<Failure> = None;
+        loop {
+            let Some(mut slice) = todo.pop() else {
+                match refusal.take() {
+                    Some(f) if !suspects.is_empty() => {
+                        let ids: Vec<i64> = suspects.iter().flat_map(|s| rows(s)).collect();
+                        return self.refused_by_collector(&f, &ids);
+                    }
+                    _ => return,
+                }
+            };
             if self.control.stopping() {
+                todo.append(&mut suspects);
                 return self.put_back(&slice, &todo);
             }
             let Some(sink) = self.sink.as_mut() else {
+                todo.append(&mut suspects);
                 return self.put_back(&slice, &todo);
             };
             self.publisher.attempt();
             let Some(result) = send_until_deadline(sink, &self.control, &slice).await else {
+                todo.append(&mut suspects);
                 dlog!(
                     "stopping: returned {} unsent events to the queue",
-                    rows(&slice).len()
+                    rows(&slice).len() + todo.iter().map(Vec::len).sum::<usize>()
                 );
                 return self.put_back(&slice, &todo);
             };
@@ -72,32 +98,81 @@ impl Daemon {
             let result = result.map_err(|f| self.secrets.scrub_failure(f));
             match result {
                 Ok(()) => {
-                    queue::ack(&self.outbox, &rows(&slice))?;
+                    self.record(Record::Ack {
+                        ids: rows(&slice),
+                        keep_history: !self.config.keep_history.is_zero(),
+                    });
                     self.delivered();
+                    // The collector takes events from this batch: what it refused holds
+                    // events it refuses, so bisect those now (oldest first).
+                    accepted = true;
+                    while let Some(s) = suspects.pop() {
+                        todo.push(s);
+                    }
                 }
                 Err(f) if f.verdict == Verdict::Retry => {
                     let mut ids = rows(&slice);
-                    ids.extend(todo.iter().flat_map(|s| rows(s)));
+                    ids.extend(todo.iter().chain(&suspects).flat_map(|s| rows(s)));
                     return self.outage(&f, &ids);
                 }
                 Err(f) if f.verdict == Verdict::Auth => {
                     self.pause_for_credentials(&f);
+                    todo.append(&mut suspects);
                     return self.put_back(&slice, &todo);
+                }
+                Err(f) if f.verdict == Verdict::Refused && !accepted => {
+                    if slice.len() > 1 && todo.is_empty() && suspects.is_empty() {
+                        // The whole batch: halve it to see whether the neighbours pass.
+                        let tail = slice.split_off(slice.len() / 2);
+                        todo.push(tail);
+                        todo.push(slice);
+                    } else {
+                        suspects.push(slice);
+                    }
+                    refusal = Some(f);
                 }
                 Err(f) if slice.len() == 1 => {
                     let why = format!("collector refused the event: {}", f.detail);
                     dlog!("event {} is now dead: {why}", slice[0].id);
-                    queue::bury(&self.outbox, &rows(&slice), now_ms(), &why)?;
+                    self.record(Record::Bury {
+                        ids: rows(&slice),
+                        now: now_ms(),
+                        why,
+                    });
                 }
                 Err(_) => {
-                    // 413 or a refusal: halve and try each half; the first half goes first.
+                    // 413, or refused while its neighbours are accepted: halve and try each
+                    // half; the first half goes first.
                     let tail = slice.split_off(slice.len() / 2);
                     todo.push(tail);
                     todo.push(slice);
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Every part of a batch was refused and nothing accepted: the refusal is about the
+    /// collector (a wrong content type, a proxy in the way), so the events wait it out.
+    fn refused_by_collector(&mut self, f: &Failure, ids: &[i64]) {
+        let shown = match f.status {
+            Some(code) => {
+                let reason = reqwest::StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("refused");
+                format!("refused: {code} {reason}")
+            }
+            None => "refused".to_owned(),
+        };
+        let why = format!(
+            "{shown} for every part of the batch ({}): the collector refuses everything, events wait",
+            f.detail
+        );
+        let as_outage = Failure {
+            detail: why,
+            ..f.clone()
+        };
+        self.outage(&as_outage, ids)
     }
 
     fn delivered(&mut self) {
@@ -112,25 +187,27 @@ impl Daemon {
     }
 
     /// The collector is failing: count the attempt on these rows and back off the sink.
-    fn outage(&mut self, f: &Failure, ids: &[i64]) -> Result<(), StoreError> {
+    fn outage(&mut self, f: &Failure, ids: &[i64]) {
         let now = now_ms();
         let delay = self.backoff.next_delay(f.retry_after);
         let retry_at = now + delay.as_millis() as i64;
         let give_up_before = now.saturating_sub(self.config.dead_after.as_millis() as i64);
-        let dead = queue::retry_later(&self.outbox, ids, now, retry_at, give_up_before, &f.detail)?;
         dlog!(
             "{}; retrying in {} (failure {})",
             f.detail,
             humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
             self.backoff.failures()
         );
-        if dead > 0 {
-            dlog!("{dead} events failed for longer than dead_after and are now dead");
-        }
         self.set_gate(Circuit::Open, Some(retry_at));
         self.publisher.error(Some(f.detail.clone()));
         self.work = true;
-        Ok(())
+        self.record(Record::RetryLater {
+            ids: ids.to_vec(),
+            now,
+            retry_at,
+            give_up_before,
+            error: f.detail.clone(),
+        });
     }
 
     fn pause_for_credentials(&mut self, f: &Failure) {
@@ -145,10 +222,18 @@ impl Daemon {
         self.work = true;
     }
 
-    fn put_back(&mut self, slice: &[OutEvent], todo: &[Vec<OutEvent>]) -> Result<(), StoreError> {
+    fn put_back(&mut self, slice: &[OutEvent], todo: &[Vec<OutEvent>]) {
         let mut ids = rows(slice);
         ids.extend(todo.iter().flat_map(|s| rows(s)));
-        queue::release(&self.outbox, &ids)
+        self.record(Record::Release(ids));
+    }
+
+    /// Write a batch's outcome; if the outbox is held by another process, keep it owed
+    /// (written before anything new is claimed) and pause briefly.
+    pub(super) fn record(&mut self, record: Record) {
+        if let Err(e) = self.ledger.write(&self.outbox, record) {
+            self.store_trouble(&e);
+        }
     }
 }
 

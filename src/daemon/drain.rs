@@ -15,6 +15,7 @@ use crate::shared::{error_chain, now_ms, spill};
 use super::backoff::Backoff;
 use super::endpoint;
 use super::health::Publisher;
+use super::ledger::Ledger;
 use super::prepare::Preparer;
 use super::queue::{self, Checkpoint};
 use super::secret::Secrets;
@@ -73,6 +74,8 @@ pub struct Daemon {
     /// Credentials to scrub from whatever a collector answers.
     pub(super) secrets: Secrets,
     pub(super) trim: TrimState,
+    /// Batch outcomes not yet written (the outbox was held by another process).
+    pub(super) ledger: Ledger,
 }
 
 impl Daemon {
@@ -110,6 +113,7 @@ impl Daemon {
             heartbeats_written: false,
             secrets: Secrets::default(),
             trim: TrimState::default(),
+            ledger: Ledger::default(),
         };
         daemon.configure();
         Ok(daemon)
@@ -144,9 +148,11 @@ impl Daemon {
         let Some(resolved) = resolved else {
             self.set_gate(Circuit::NoEndpoint, None);
             self.publisher.set_endpoint(None);
-            let why = "no endpoint configured: events wait; set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml";
-            dlog!("{why}");
-            self.publisher.error(Some(why.to_owned()));
+            // Not an error: without an endpoint difflore is a local recorder.
+            dlog!(
+                "no endpoint configured: recording locally (history); set --endpoint, DIFFLORE_ENDPOINT or endpoint in config.toml to deliver"
+            );
+            self.publisher.error(None);
             return;
         };
         let shown = resolved.shown();
@@ -215,7 +221,14 @@ impl Daemon {
             if let Err(e) = self.housekeeping() {
                 self.store_trouble(&e);
             }
-            if self.work && self.gate.ready(now_ms()) {
+            if !self.ledger.is_settled() && self.gate.ready(now_ms()) {
+                match self.ledger.settle(&self.outbox) {
+                    Ok(()) => dlog!("recorded the outcomes the outbox could not take earlier"),
+                    Err(e) => self.store_trouble(&e),
+                }
+            }
+            if self.work && self.gate.ready(now_ms()) && self.ledger.is_settled() {
+                self.before_claim();
                 if let Err(e) = self.drain_batch().await {
                     self.store_trouble(&e);
                 }
@@ -230,6 +243,10 @@ impl Daemon {
             }
         }
     }
+
+    /// Runs before each claim: whatever must be in the outbox before rows are claimed
+    /// (span assembly, transcript usage) is called from here, once per claim.
+    pub(super) fn before_claim(&mut self) {}
 
     /// SIGUSR1: look for work now and skip any backoff wait (but not a missing endpoint).
     fn flush_now(&mut self) {
@@ -331,15 +348,13 @@ impl Daemon {
         Ok(())
     }
 
-    /// A database error mid-loop: log it, show it, put any claimed rows back, and pause
-    /// briefly instead of dying (the queue is still on disk).
-    fn store_trouble(&mut self, e: &StoreError) {
+    /// A database error mid-loop: log it, show it, and pause briefly instead of dying (the
+    /// queue is still on disk). Claimed rows keep their outcome in the ledger, written
+    /// again once the pause is over.
+    pub(super) fn store_trouble(&mut self, e: &StoreError) {
         let why = error_chain(e);
         dlog!("outbox error: {why}");
         self.publisher.error(Some(format!("outbox error: {why}")));
-        if let Err(e) = queue::reclaim_all(&self.outbox) {
-            dlog!("could not release claimed rows: {}", error_chain(&e));
-        }
         // Closed always passes the gate: open it for the pause. A credential pause or a
         // missing endpoint already keeps us waiting.
         if matches!(self.gate.circuit, Circuit::Closed | Circuit::Open) {

@@ -184,7 +184,9 @@ pub fn build(endpoint: &Endpoint, config: &Config) -> Result<Sink, EndpointError
                 .ok_or_else(|| EndpointError::FilePath(shown_endpoint(text)))?;
             Ok(Sink::File(FileSink { path }))
         }
-        (Origin::Difflore, _) if web => http_sink(endpoint, url, config, Box::new(JsonEncoder)),
+        (Origin::Difflore, _) if web => {
+            http_sink(endpoint, url, config, Box::new(JsonEncoder), false)
+        }
         (Origin::Difflore, "otlp+http" | "otlp+https") => {
             // `otlp+http` is not a special scheme to the URL parser (opaque host, no
             // default port): parse the http(s) URL behind the prefix instead.
@@ -217,6 +219,7 @@ fn otlp_sink(endpoint: &Endpoint, url: Url, config: &Config) -> Result<Sink, End
         url,
         config,
         Box::new(OtlpEncoder::for_this_host()),
+        endpoint.otlp_headers.is_some(),
     )?;
     if let (Sink::Http(http), Some((var, raw))) = (&mut sink, &endpoint.otlp_headers) {
         // Replaces a bearer token from difflore's settings: the OTLP headers are the more
@@ -233,12 +236,13 @@ fn http_sink(
     url: Url,
     config: &Config,
     encoder: Box<dyn Encoder>,
+    keep_origin: bool,
 ) -> Result<Sink, EndpointError> {
     if url.scheme() == "http" && !config.allow_insecure_http && !is_loopback(&url) {
         return Err(EndpointError::Insecure(endpoint.shown()));
     }
     Ok(Sink::Http(HttpSink {
-        client: http::client(config.connect_timeout, config.request_timeout)?,
+        client: http::client(config.connect_timeout, config.request_timeout, keep_origin)?,
         url,
         headers: token::headers(config)?,
         encoder,

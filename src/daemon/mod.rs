@@ -8,6 +8,7 @@ pub mod detach;
 mod drain;
 pub mod endpoint;
 pub mod health;
+mod ledger;
 pub mod log;
 pub mod plaintext;
 pub mod prepare;
@@ -193,6 +194,7 @@ fn tighten_files(paths: &Paths) {
 
 /// Clean stop: nothing stays claimed, and the health record says when we left.
 fn stop(daemon: &mut Daemon) {
+    daemon.ledger.settle_for_stop(&daemon.outbox);
     match queue::reclaim_all(daemon.outbox()) {
         Ok(0) => {}
         Ok(n) => dlog!("returned {n} claimed events to the queue"),

@@ -14,6 +14,10 @@ pub enum RedirectError {
         "refusing to follow the collector's redirect to plain http on {host}, which is not loopback"
     )]
     PlainText { host: String },
+    #[error(
+        "refusing to follow the collector's redirect to {origin}, another host: the OTLP headers would go with it"
+    )]
+    CrossOrigin { origin: String },
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooMany,
 }
@@ -37,14 +41,22 @@ pub fn is_plain_remote(url: &Url) -> bool {
 /// would resend the batch in clear (and, on the same host and port, the token too). Such a
 /// redirect is refused even with `allow_insecure_http`, which covers only the endpoint the
 /// user wrote down. The refusal is a transport error: the sink backs off and says why.
-pub fn redirect_policy() -> Policy {
-    Policy::custom(|attempt: Attempt<'_>| {
+/// With `keep_origin` (the sink sends headers the user configured, such as OTLP API keys,
+/// which reqwest strips on a cross-host redirect only for `Authorization` and cookies), a
+/// redirect to another scheme, host or port is refused too.
+pub fn redirect_policy(keep_origin: bool) -> Policy {
+    Policy::custom(move |attempt: Attempt<'_>| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             return attempt.error(RedirectError::TooMany);
         }
         if is_plain_remote(attempt.url()) {
             let host = attempt.url().host_str().unwrap_or("(no host)").to_owned();
             return attempt.error(RedirectError::PlainText { host });
+        }
+        let from = attempt.previous().last().map(Url::origin);
+        if keep_origin && from.is_some_and(|o| o != attempt.url().origin()) {
+            let origin = attempt.url().origin().ascii_serialization();
+            return attempt.error(RedirectError::CrossOrigin { origin });
         }
         attempt.follow()
     })

@@ -1,5 +1,5 @@
 //! The daemon's statements on the outbox: claim a batch with one `UPDATE … RETURNING`,
-//! acknowledge (delete + delivered counter in one transaction), release, retry later, bury.
+//! acknowledge (kept as history or deleted, + delivered counter in one transaction), release, retry later, bury.
 //! Only the lock holder runs these; nothing here talks to a collector.
 
 use rusqlite::{Transaction, TransactionBehavior, params};
@@ -92,14 +92,19 @@ pub fn claim(
     Ok(batch)
 }
 
-/// Delivered: delete the rows and count them, in one transaction.
-pub fn ack(outbox: &Outbox, ids: &[i64]) -> Result<usize, StoreError> {
+/// Delivered: keep the rows as local history (`keep_history`, trimmed later) or, with no
+/// history kept, delete them; and count them, in one transaction.
+pub fn ack(outbox: &Outbox, ids: &[i64], keep_history: bool) -> Result<usize, StoreError> {
+    let done = if keep_history {
+        "UPDATE events SET state = 'delivered', claimed_ms = NULL
+         WHERE id = ?1 AND state = 'in_flight'"
+    } else {
+        "DELETE FROM events WHERE id = ?1 AND state = 'in_flight'"
+    };
     in_tx(outbox, |tx| {
         let mut deleted = 0;
         {
-            let mut del = tx
-                .prepare_cached("DELETE FROM events WHERE id = ?1 AND state = 'in_flight'")
-                .map_err(|e| outbox.sql(e))?;
+            let mut del = tx.prepare_cached(done).map_err(|e| outbox.sql(e))?;
             for id in ids {
                 deleted += del.execute([id]).map_err(|e| outbox.sql(e))?;
             }
@@ -352,13 +357,22 @@ mod tests {
     }
 
     #[test]
-    fn acks_delete_and_count_together_and_release_spends_nothing() {
+    fn acks_keep_or_delete_and_count_together_and_release_spends_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = outbox_with(&dir, &[10; 4]);
         claim(&outbox, 1, 10, 1 << 20).unwrap();
-        assert_eq!(ack(&outbox, &[1, 2]).unwrap(), 2);
+        assert_eq!(ack(&outbox, &[1], false).unwrap(), 1);
+        assert_eq!(count(&outbox, "id = 1"), 0, "no history: deleted");
+        assert_eq!(ack(&outbox, &[2], true).unwrap(), 1);
+        assert_eq!(count(&outbox, "id = 2 AND state = 'delivered'"), 1, "kept");
         // Acknowledging a row twice counts it once.
-        assert_eq!(ack(&outbox, &[2]).unwrap(), 0);
+        assert_eq!(ack(&outbox, &[2], true).unwrap(), 0);
+        assert_eq!(ack(&outbox, &[2], false).unwrap(), 0);
+        assert_eq!(
+            count(&outbox, "id = 2"),
+            1,
+            "history is not acknowledged again"
+        );
         assert_eq!(crate::shared::health::delivered_total(&outbox).unwrap(), 2);
         release(&outbox, &[3]).unwrap();
         assert_eq!(count(&outbox, "state = 'pending' AND attempts = 0"), 1);

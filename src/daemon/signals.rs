@@ -1,5 +1,7 @@
-//! Signals as requests to the drain loop: TERM/INT ask for a graceful stop (a second one
-//! exits at once), HUP asks for a reload, USR1 for an immediate drain. Only flags and a
+//! Signals as requests to the drain loop: TERM/INT ask for a graceful stop, HUP asks for a
+//! reload, USR1 for an immediate drain. More stop requests while stopping change nothing
+//! (two `difflorectl stop` at once, or a service manager and a person), except a second
+//! SIGINT: a person at the terminal pressing Ctrl-C again wants out now. Only flags and a
 //! wake-up live here; what each request does belongs to the drain loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +14,8 @@ use tokio::sync::Notify;
 
 use crate::dlog;
 
-/// Exit status when a second stop signal cuts the graceful stop short.
-pub const EXIT_IMPATIENT: i32 = 1;
+/// Exit status when a second SIGINT cuts the graceful stop short (the shell's 128 + SIGINT).
+pub const EXIT_IMPATIENT: i32 = 130;
 
 #[derive(Default)]
 pub struct Control {
@@ -66,11 +68,18 @@ pub fn listen() -> std::io::Result<Signals> {
 
 /// Turn signals into requests until the stream ends.
 pub async fn forward(mut signals: Signals, control: &Control) {
+    let mut interrupts = 0u32;
     while let Some(signal) = signals.next().await {
+        if signal == SIGINT {
+            interrupts += 1;
+        }
         match signal {
-            SIGTERM | SIGINT if control.stopping() => {
-                dlog!("second stop signal: exiting at once");
+            SIGINT if interrupts >= 2 => {
+                dlog!("second interrupt: exiting at once, claimed events return at the next start");
                 std::process::exit(EXIT_IMPATIENT);
+            }
+            SIGTERM | SIGINT if control.stopping() => {
+                dlog!("stop requested again (signal {signal}): already stopping");
             }
             SIGTERM | SIGINT => {
                 dlog!("stop requested (signal {signal})");

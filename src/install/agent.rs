@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{Note, Scope};
+use super::{Note, Request, Scope};
 use crate::shared::event::Client;
 
 /// How an agent nests its hooks under each event name.
@@ -36,6 +36,7 @@ pub(super) struct AgentSpec {
 
 /// What the note makers may look at: where things are, and what the install did.
 pub(super) struct NoteContext<'a> {
+    pub request: &'a Request,
     pub scope: Scope,
     pub home: &'a Path,
     pub project: &'a Path,

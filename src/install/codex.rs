@@ -1,13 +1,17 @@
 //! OpenAI Codex CLI: `~/.codex/hooks.json` (or `$CODEX_HOME/hooks.json`) and
 //! `<project>/.codex/hooks.json`, grouped hooks, `timeout` in seconds. Reads `config.toml`
-//! only to warn when hooks are switched off there; never writes it.
+//! to warn when hooks are switched off there, and writes it only to record trust for
+//! difflore's own entries when asked (`--trust`), through `codex_trust`.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use serde_json::Map;
+
 use super::agent::{self, AgentSpec, Layout, NoteContext};
-use super::{Note, Scope};
+use super::codex_trust::{self, TrustOutcome};
+use super::{InstallError, Note, Request, Scope};
 use crate::shared::event::Client;
 
 /// Seconds (Codex's unit).
@@ -54,10 +58,15 @@ fn entry(event: &str, command: &str) -> Value {
 }
 
 fn notes(ctx: &NoteContext) -> Vec<Note> {
+    let mut notes = Vec::new();
     // Trust is tied to the hook definition, so even an unchanged file is worth the reminder
     // when the user runs install again because nothing arrives.
-    let mut notes = vec![Note::CodexTrustHooks];
-    let mut configs = vec![ctx.user_dir(".codex").join("config.toml")];
+    let user_config = ctx.user_dir(".codex").join("config.toml");
+    let wanted = codex_trust::entries(&trust_source(ctx.request, ctx.settings_path), ctx.settings);
+    if !ctx.request.trust && codex_trust::trusted_count(&user_config, &wanted) < wanted.len() {
+        notes.push(Note::CodexTrustHooks);
+    }
+    let mut configs = vec![user_config];
     if ctx.scope == Scope::Project {
         configs.push(ctx.project.join(".codex/config.toml"));
         notes.push(Note::ProjectTrust {
@@ -96,4 +105,45 @@ pub(super) fn user_file(home: &Path, codex_home: Option<&Path>) -> PathBuf {
         Some(dir) => dir.join("hooks.json"),
         None => home.join(SPEC.user_file),
     }
+}
+
+/// The user's `config.toml`, where Codex keeps every hook's trust record.
+pub(super) fn user_config(request: &Request) -> PathBuf {
+    let loc = &request.locations;
+    match &loc.codex_home {
+        Some(dir) => dir.join("config.toml"),
+        None => loc.home.join(".codex/config.toml"),
+    }
+}
+
+/// The hooks file as Codex names it in trust keys: it resolves a `CODEX_HOME` to its real
+/// path, while `~/.codex` and project files keep the path they are found at.
+pub(super) fn trust_source(request: &Request, settings_path: &Path) -> PathBuf {
+    match (&request.locations.codex_home, request.scope) {
+        (Some(dir), Scope::User) => std::fs::canonicalize(dir)
+            .map(|dir| dir.join("hooks.json"))
+            .unwrap_or_else(|_| settings_path.to_path_buf()),
+        _ => settings_path.to_path_buf(),
+    }
+}
+
+/// Trust exactly difflore's handlers in `settings` (the hooks file after the edit; none
+/// after an uninstall) and forget difflore's stale records.
+pub(super) fn record_trust(
+    request: &Request,
+    settings_path: &Path,
+    settings: &Map<String, serde_json::Value>,
+) -> Result<TrustOutcome, InstallError> {
+    let source = trust_source(request, settings_path);
+    let wanted = codex_trust::entries(&source, settings);
+    let command = request.command();
+    let ours: Vec<String> = EVENTS
+        .iter()
+        .filter_map(|event| {
+            let group = entry(event, &command);
+            let handler = group.get("hooks")?.get(0)?.as_object()?.clone();
+            Some(codex_trust::handler_hash(event, None, &handler))
+        })
+        .collect();
+    codex_trust::record(&user_config(request), &source, &wanted, &ours)
 }

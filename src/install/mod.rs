@@ -5,6 +5,7 @@
 mod agent;
 mod claude_code;
 mod codex;
+pub mod codex_trust;
 mod cursor;
 mod gemini;
 mod hooks_map;
@@ -77,6 +78,8 @@ pub enum InstallError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is not valid TOML; it was left untouched: {message}")]
+    Toml { path: PathBuf, message: String },
     #[error("{path} changed while difflore was editing it; nothing was written, run it again")]
     ChangedMeanwhile { path: PathBuf },
 }
@@ -117,6 +120,8 @@ pub struct Request {
     /// The program the agent runs: [`PROGRAM`] (found on the agent's `PATH`) unless the
     /// caller gives an absolute path.
     pub program: String,
+    /// Codex: record trust for difflore's entries as Codex's `/hooks` screen does.
+    pub trust: bool,
 }
 
 impl Request {
@@ -126,6 +131,7 @@ impl Request {
             scope,
             locations,
             program: PROGRAM.to_string(),
+            trust: false,
         }
     }
 
@@ -175,6 +181,8 @@ pub struct InstallOutcome {
     pub backup: Option<PathBuf>,
     /// Install: events now carrying difflore's hook. Uninstall: entries removed.
     pub entries: usize,
+    /// Codex: what recording (or, on uninstall, removing) difflore's trust did.
+    pub trust: Option<codex_trust::TrustOutcome>,
     pub notes: Vec<Note>,
 }
 
@@ -265,8 +273,18 @@ fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallErr
     } else {
         None
     };
+    let trust = match (request.client, action) {
+        (Client::Codex, Action::Install) if request.trust => {
+            Some(codex::record_trust(request, &plan.path, &plan.root)?)
+        }
+        (Client::Codex, Action::Uninstall) => {
+            Some(codex::record_trust(request, &plan.path, &plan.root)?)
+        }
+        _ => None,
+    };
     let notes = match action {
         Action::Install => (spec(request.client).notes)(&NoteContext {
+            request,
             scope: request.scope,
             home: &request.locations.home,
             project: &request.locations.project,
@@ -285,6 +303,7 @@ fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallErr
         created: plan.changed && plan.loaded.original.is_none(),
         backup,
         entries: plan.entries,
+        trust,
         notes,
     })
 }

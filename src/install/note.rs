@@ -10,7 +10,7 @@ use crate::shared::event::Client;
 /// Something the user should do or know after an install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
-    /// Codex runs new or changed hooks only once they are trusted in its `/hooks` screen.
+    /// Codex runs new or changed hooks only once they are trusted (`--trust` or `/hooks`).
     CodexTrustHooks,
     /// `[features] hooks = false` (or `codex_hooks = false`) in this `config.toml`.
     CodexHooksTurnedOff { config: PathBuf },
@@ -27,8 +27,9 @@ impl fmt::Display for Note {
         match self {
             Note::CodexTrustHooks => write!(
                 f,
-                "open Codex and review the new hooks in its /hooks screen: Codex does not run \
-                 new or changed hooks until you trust them"
+                "Codex runs no hook until it is trusted, and `codex exec` never asks: run this \
+                 install again with --trust to trust difflore's entries (and nothing else), or \
+                 review them in Codex's /hooks screen"
             ),
             Note::CodexHooksTurnedOff { config } => write!(
                 f,

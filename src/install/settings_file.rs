@@ -33,6 +33,17 @@ pub(super) struct Loaded {
 }
 
 pub(super) fn load(path: &Path) -> Result<Loaded, InstallError> {
+    let mut loaded = load_raw(path)?;
+    loaded.root = match &loaded.original {
+        Some(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => parse(path, bytes)?,
+        _ => Map::new(),
+    };
+    Ok(loaded)
+}
+
+/// The file's bytes, mode and real location, not parsed (`root` stays empty): for files
+/// that are not JSON, such as Codex's `config.toml`.
+pub(super) fn load_raw(path: &Path) -> Result<Loaded, InstallError> {
     let read_error = |source| InstallError::Read {
         path: path.to_path_buf(),
         source,
@@ -53,14 +64,10 @@ pub(super) fn load(path: &Path) -> Result<Loaded, InstallError> {
         ),
         None => None,
     };
-    let root = match &original {
-        Some(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => parse(path, bytes)?,
-        _ => Map::new(),
-    };
     Ok(Loaded {
         target,
         original,
-        root,
+        root: Map::new(),
         mode,
     })
 }

@@ -42,7 +42,9 @@ fn main() {
     );
 
     // Let it go idle, then time hook -> collector one event at a time.
-    wait_until(Duration::from_secs(5), || sb.count("1") == 0);
+    wait_until(Duration::from_secs(5), || {
+        sb.count("state != 'delivered'") == 0
+    });
     let install: String = sb
         .sqlite()
         .query_row("SELECT value FROM meta WHERE key = 'install_id'", [], |r| {
@@ -79,7 +81,9 @@ fn main() {
         pct(0.99).as_secs_f64() * 1000.0
     );
 
-    wait_until(Duration::from_secs(5), || sb.count("1") == 0);
+    wait_until(Duration::from_secs(5), || {
+        sb.count("state != 'delivered'") == 0
+    });
     let before = cpu_ticks(d.pid);
     std::thread::sleep(IDLE_WINDOW);
     let ticks = cpu_ticks(d.pid) - before;

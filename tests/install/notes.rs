@@ -21,7 +21,7 @@ fn codex_install_asks_the_user_to_trust_the_hooks() {
         outcome
             .notes
             .iter()
-            .any(|n| n.to_string().contains("/hooks"))
+            .any(|n| n.to_string().contains("--trust"))
     );
     let again = install::install(&request).unwrap();
     assert!(again.notes.contains(&Note::CodexTrustHooks));

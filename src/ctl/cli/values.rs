@@ -141,6 +141,20 @@ impl fmt::Display for Limit {
     }
 }
 
+/// `sessions --since`: how far back to look, like `2d`, `12h` or `30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since(pub Duration);
+
+impl FromStr for Since {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Since, String> {
+        humantime::parse_duration(text)
+            .map(Since)
+            .map_err(|e| format!("not a duration like 2d, 12h or 30m: {e}"))
+    }
+}
+
 /// `events --state`: a state name as the outbox stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueState(pub State);
@@ -149,9 +163,9 @@ impl FromStr for QueueState {
     type Err = String;
 
     fn from_str(text: &str) -> Result<QueueState, String> {
-        parse_state(text)
-            .map(QueueState)
-            .ok_or_else(|| "not a state; use pending, in_flight, dead or rejected".into())
+        parse_state(text).map(QueueState).ok_or_else(|| {
+            "not a state; use pending, in_flight, dead, rejected or delivered".into()
+        })
     }
 }
 
@@ -162,6 +176,7 @@ pub fn parse_state(text: &str) -> Option<State> {
         "in_flight" | "in-flight" => Some(State::InFlight),
         "dead" => Some(State::Dead),
         "rejected" => Some(State::Rejected),
+        "delivered" => Some(State::Delivered),
         _ => None,
     }
 }

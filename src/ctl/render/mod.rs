@@ -3,7 +3,10 @@
 //! Never looks at disk, processes or the current time.
 
 mod hooks;
+mod query;
 mod queue;
+mod sessions;
+mod show;
 mod status;
 
 use std::time::Duration;
@@ -69,6 +72,9 @@ pub fn render(outcome: &Outcome) -> Message {
         Outcome::Flush(o) => queue::flush(o),
         Outcome::Hooks(o) => hooks::hooks(o),
         Outcome::Service(text) => Message::out(text.clone()),
+        Outcome::Query { table, format } => query::query(table.as_ref(), *format),
+        Outcome::Sessions { list, json } => sessions::sessions(list, *json),
+        Outcome::Show { timeline, json } => show::show(timeline, *json),
     }
 }
 
@@ -166,6 +172,7 @@ fn count(n: i64, state: State) -> String {
         State::InFlight => ("in-flight ", "event"),
         State::Dead => ("dead ", "event"),
         State::Rejected => ("rejected ", "input"),
+        State::Delivered => ("delivered ", "event"),
     };
     format!("{n} {adj}{noun}{}", if n == 1 { "" } else { "s" })
 }

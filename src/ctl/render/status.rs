@@ -47,6 +47,19 @@ fn text(r: &StatusReport) -> String {
                     q.counts.pending, q.counts.in_flight, q.counts.dead, q.counts.rejected
                 ),
             );
+            let keep = r
+                .keep_history
+                .map(|d| format!("keep_history = {}", humantime::format_duration(d)))
+                .unwrap_or_else(|| "keep_history unknown".into());
+            let history = if local_recorder(r) {
+                format!(
+                    "{} events kept (no endpoint: every event is history; {keep})",
+                    q.counts.delivered + q.counts.pending
+                )
+            } else {
+                format!("{} delivered events kept ({keep})", q.counts.delivered)
+            };
+            row("history:", history);
         }
     }
     if let QueueView::Read(q) = &r.queue {
@@ -66,10 +79,16 @@ fn text(r: &StatusReport) -> String {
     if let Some(h) = health(r) {
         row("redacted:", redactions(h));
     }
-    let endpoint = r.endpoint.as_deref().unwrap_or("none configured");
+    let endpoint = r
+        .endpoint
+        .as_deref()
+        .unwrap_or("none configured: difflore records locally (see `difflorectl sessions`)");
     row("endpoint:", endpoint.to_owned());
     if let Some(h) = health(r) {
         let delivery = match r.daemon {
+            DaemonStatus::Running(_) if local_recorder(r) => {
+                "local recorder: events are kept on this machine, none are sent".into()
+            }
             DaemonStatus::Running(_) => circuit(h, r.now_ms),
             _ => "stopped: events wait until difflored runs".into(),
         };
@@ -159,6 +178,11 @@ fn headline(r: &StatusReport) -> String {
     }
 }
 
+/// No endpoint anywhere: not a fault, difflore is then a local recorder.
+fn local_recorder(r: &StatusReport) -> bool {
+    r.endpoint.is_none() && health(r).is_none_or(|h| h.endpoint.is_none())
+}
+
 fn health(r: &StatusReport) -> Option<&Health> {
     match &r.queue {
         QueueView::Read(QueueInfo { health, .. }) => health.as_ref(),
@@ -204,6 +228,7 @@ fn to_json(r: &StatusReport) -> Value {
                 "in_flight": q.counts.in_flight,
                 "dead": q.counts.dead,
                 "rejected": q.counts.rejected,
+                "delivered": q.counts.delivered,
                 "oldest_pending_age_s": q.counts.oldest_pending_ms
                     .map(|ms| since(ms, r.now_ms).as_secs()),
             }),
@@ -213,7 +238,7 @@ fn to_json(r: &StatusReport) -> Value {
             q.dropped,
         ),
         QueueView::Missing => (
-            json!({"pending": 0, "in_flight": 0, "dead": 0, "rejected": 0,
+            json!({"pending": 0, "in_flight": 0, "dead": 0, "rejected": 0, "delivered": 0,
                    "oldest_pending_age_s": null}),
             Some(0),
             None,
@@ -243,6 +268,8 @@ fn to_json(r: &StatusReport) -> Value {
         "delivered_total": delivered_total,
         "redactions": h.map(|h| &h.redactions),
         "endpoint": r.endpoint,
+        "local_recorder": local_recorder(r),
+        "keep_history_s": r.keep_history.map(|d| d.as_secs()),
         "circuit": h.map(|h| h.circuit),
         "last_success_at": h.and_then(|h| h.last_success_ms).map(rfc3339),
         "last_error": h.and_then(|h| h.last_error.clone()),

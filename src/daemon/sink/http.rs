@@ -50,13 +50,19 @@ pub struct HttpSink {
 pub struct ClientError(#[source] reqwest::Error);
 
 /// One client per configuration: its pool keeps the connection alive between batches.
-pub fn client(connect: Duration, request: Duration) -> Result<reqwest::Client, ClientError> {
+/// `keep_origin`: the requests carry configured headers that must not follow a redirect
+/// to another host.
+pub fn client(
+    connect: Duration,
+    request: Duration,
+    keep_origin: bool,
+) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .user_agent(concat!("difflored/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(connect)
         .timeout(request)
         .pool_idle_timeout(Duration::from_secs(90))
-        .redirect(crate::daemon::plaintext::redirect_policy())
+        .redirect(crate::daemon::plaintext::redirect_policy(keep_origin))
         .build()
         .map_err(ClientError)
 }
