@@ -7,13 +7,17 @@ PREFIX ?= $(HOME)/.local
 # it is linked statically (no dynamic loader, no libgcc_s start-up code), about 0.3 ms off
 # each run (see `make bench`). Only an explicit --target build can do that for one binary:
 # proc-macros cannot be static. Elsewhere the hook is the ordinary release build.
+# Where cargo builds (CARGO_TARGET_DIR, build.target-dir in a cargo config, or ./target),
+# asked of cargo itself once, when a rule first needs it.
+TARGET_DIR = $(eval TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps \
+	| sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'))$(TARGET_DIR)
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 ifneq ($(filter %-linux-gnu,$(HOST)),)
-HOOK_BIN := target/$(HOST)/release/difflore-hook
+HOOK_BIN = $(TARGET_DIR)/$(HOST)/release/difflore-hook
 HOOK_FLAGS := RUSTFLAGS="$$RUSTFLAGS -C target-feature=+crt-static"
 HOOK_TARGET := --target $(HOST)
 else
-HOOK_BIN := target/release/difflore-hook
+HOOK_BIN = $(TARGET_DIR)/release/difflore-hook
 endif
 
 .PHONY: all build hook demo test lint ci bench install clean
@@ -29,9 +33,9 @@ hook:
 # Snapshots never update silently in tests: a changed message fails until reviewed.
 # The last line adds up every test binary's result (cargo's own last line is the doc tests').
 test:
-	@mkdir -p target
-	set -o pipefail; INSTA_UPDATE=no $(CARGO) test --locked 2>&1 | tee target/test.log
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "test: %d passed, %d failed\n", p, f }' target/test.log
+	@mkdir -p $(TARGET_DIR)
+	set -o pipefail; INSTA_UPDATE=no $(CARGO) test --locked 2>&1 | tee $(TARGET_DIR)/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "test: %d passed, %d failed\n", p, f }' $(TARGET_DIR)/test.log
 
 lint:
 	$(CARGO) fmt --check
@@ -45,16 +49,16 @@ lint:
 ci: lint test
 
 bench: hook
-	DIFFLORE_HOOK_BIN=$(CURDIR)/$(HOOK_BIN) $(CARGO) bench --locked --bench hook
+	DIFFLORE_HOOK_BIN=$(HOOK_BIN) $(CARGO) bench --locked --bench hook
 	$(CARGO) bench --locked --bench daemon
 	$(CARGO) bench --locked --bench redact
 
 demo: build
-	@bash tests/demo.sh
+	@DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/demo.sh
 
 install: build hook
 	install -d $(PREFIX)/bin
-	install -m 0755 $(HOOK_BIN) target/release/difflored target/release/difflorectl $(PREFIX)/bin/
+	install -m 0755 $(HOOK_BIN) $(TARGET_DIR)/release/difflored $(TARGET_DIR)/release/difflorectl $(PREFIX)/bin/
 
 clean:
 	$(CARGO) clean

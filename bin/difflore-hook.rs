@@ -1,6 +1,7 @@
 //! `difflore-hook`: the command agents' hook configs run, with the event on stdin (or as a
 //! final JSON argument). Stores it and exits 0; never prints on stdout, never exits 2.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -13,26 +14,32 @@ use difflore::hook::{self, HookArgs};
 struct Args {
     /// Name the agent instead of detecting it: claude-code, codex, gemini, cursor, windsurf
     #[bpaf(argument("NAME"))]
-    client: Option<String>,
+    client: Option<OsString>,
     /// Exit 1 (never 2) when the event could not be stored as given
     strict: bool,
     /// The event JSON, for agents that pass it on argv (Codex `notify`)
     #[bpaf(positional("EVENT_JSON"))]
-    event: Option<String>,
+    event: Option<OsString>,
 }
 
 fn main() -> ExitCode {
-    let args = match args().run_inner(bpaf::Args::current_args()) {
-        Ok(args) => args,
+    // Arguments are read as the OS gives them (bytes): one that is not UTF-8 must not crash.
+    let (args, notice) = match args().run_inner(bpaf::Args::current_args()) {
+        Ok(args) => (args, None),
         // A mistyped hook config must not lose the event: say so, and capture it anyway.
         Err(bpaf::ParseFailure::Stderr(doc)) => {
-            say(&format!("{doc}; capturing anyway"));
-            let salvaged = hook::salvage(std::env::args().skip(1));
-            Args {
+            let salvaged = hook::salvage(std::env::args_os().skip(1));
+            let args = Args {
                 client: salvaged.client,
                 strict: salvaged.strict,
                 event: salvaged.event_arg,
-            }
+            };
+            let doc = doc
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (args, Some(format!("{doc}; capturing anyway")))
         }
         Err(bpaf::ParseFailure::Stdout(doc, _)) => {
             // --help / --version asked for explicitly by a person.
@@ -44,10 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let outcome = hook::run(&HookArgs {
-        client: args.client,
-        event_arg: args.event,
-    });
+    let outcome = hook::run(&HookArgs::new(args.client, args.event, notice));
     if let Some(line) = outcome.message() {
         say(&line);
     }

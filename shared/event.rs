@@ -12,15 +12,29 @@ pub enum Client {
     Gemini,
     Cursor,
     Windsurf,
+    Copilot,
+    VsCode,
+    Cline,
+    Droid,
+    QwenCode,
+    Auggie,
+    OpenCode,
 }
 
 impl Client {
-    pub const ALL: [Client; 5] = [
+    pub const ALL: [Client; 12] = [
         Client::ClaudeCode,
         Client::Codex,
         Client::Gemini,
         Client::Cursor,
         Client::Windsurf,
+        Client::Copilot,
+        Client::VsCode,
+        Client::Cline,
+        Client::Droid,
+        Client::QwenCode,
+        Client::Auggie,
+        Client::OpenCode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +44,13 @@ impl Client {
             Client::Gemini => "gemini",
             Client::Cursor => "cursor",
             Client::Windsurf => "windsurf",
+            Client::Copilot => "copilot",
+            Client::VsCode => "vscode",
+            Client::Cline => "cline",
+            Client::Droid => "droid",
+            Client::QwenCode => "qwen-code",
+            Client::Auggie => "auggie",
+            Client::OpenCode => "opencode",
         }
     }
 
@@ -141,6 +162,68 @@ struct Envelope {
     cursor_version: Option<Option<String>>,
     #[serde(deserialize_with = "present_or_null")]
     timestamp: Option<Option<String>>,
+    /// VS Code (`hookEventName`, `sessionId`) and Copilot CLI's camelCase payloads.
+    #[serde(rename = "hookEventName")]
+    hook_event_name_camel: Option<String>,
+    #[serde(rename = "hookName")]
+    hook_name: Option<String>,
+    #[serde(rename = "sessionId")]
+    session_id_camel: Option<String>,
+    #[serde(rename = "toolName")]
+    tool_name_camel: Option<String>,
+    /// Cline: `taskId` is the session, `workspaceRoots` the folders.
+    #[serde(rename = "taskId")]
+    task_id: Option<String>,
+    #[serde(rename = "clineVersion")]
+    cline_version: Option<String>,
+    #[serde(rename = "workspaceRoots")]
+    workspace_roots_camel: Option<Vec<String>>,
+    tool_call: Option<NamedTool>,
+    tool_result: Option<NamedTool>,
+    /// OpenCode, through the plugin difflore installs: `{plugin_hook, directory, event |
+    /// input, output}`.
+    plugin_hook: Option<String>,
+    directory: Option<String>,
+    event: Option<PluginEvent>,
+    input: Option<PluginInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NamedTool {
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PluginEvent {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    properties: Option<PluginProperties>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PluginProperties {
+    #[serde(rename = "sessionID")]
+    session_id: Option<String>,
+    info: Option<PluginInfo>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PluginInfo {
+    id: Option<String>,
+    #[serde(rename = "sessionID")]
+    session_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PluginInput {
+    tool: Option<String>,
+    #[serde(rename = "sessionID")]
+    session_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +283,47 @@ impl Envelope {
             turn_id: nullable("turn_id"),
             cursor_version: nullable("cursor_version"),
             timestamp: nullable("timestamp"),
+            hook_event_name_camel: text("hookEventName"),
+            hook_name: text("hookName"),
+            session_id_camel: text("sessionId"),
+            tool_name_camel: text("toolName"),
+            task_id: text("taskId"),
+            cline_version: text("clineVersion"),
+            workspace_roots_camel: map
+                .get("workspaceRoots")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect()
+                }),
+            tool_call: named(map.get("tool_call")),
+            tool_result: named(map.get("tool_result")),
+            plugin_hook: text("plugin_hook"),
+            directory: text("directory"),
+            event: map.get("event").map(|e| {
+                let props = e.get("properties");
+                let info = props.and_then(|p| p.get("info"));
+                let s =
+                    |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
+                PluginEvent {
+                    kind: s(e.get("type")),
+                    properties: Some(PluginProperties {
+                        session_id: s(props.and_then(|p| p.get("sessionID"))),
+                        info: Some(PluginInfo {
+                            id: s(info.and_then(|i| i.get("id"))),
+                            session_id: s(info.and_then(|i| i.get("sessionID"))),
+                        }),
+                    }),
+                }
+            }),
+            input: map.get("input").map(|i| PluginInput {
+                tool: i.get("tool").and_then(|v| v.as_str()).map(str::to_owned),
+                session_id: i
+                    .get("sessionID")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            }),
         }
     }
 
@@ -207,17 +331,49 @@ impl Envelope {
         if self.agent_action_name.is_some() {
             return Some(Client::Windsurf);
         }
+        if self.plugin_hook.is_some() {
+            return Some(Client::OpenCode);
+        }
         if self.kind.as_deref() == Some("agent-turn-complete") || self.thread_id.is_some() {
             return Some(Client::Codex);
         }
+        if self.hook_name.is_some() && (self.task_id.is_some() || self.cline_version.is_some()) {
+            return Some(Client::Cline);
+        }
+        if self.hook_event_name_camel.is_some() {
+            return Some(Client::VsCode);
+        }
+        if self.hook_event_name.is_none() && self.session_id_camel.is_some() {
+            // Copilot CLI's camelCase payloads name no event (`hookName` on some).
+            return Some(Client::Copilot);
+        }
         let name = self.hook_event_name.as_deref()?;
         let camel = name.starts_with(|c: char| c.is_ascii_lowercase());
+        let transcript = self.transcript_path.as_ref().and_then(|p| p.as_deref());
+        let under = |dir: &str| {
+            transcript.is_some_and(|p| {
+                p.contains(&format!("/{dir}/")) || p.contains(&format!("\\{dir}\\"))
+            })
+        };
+        if !camel && self.conversation_id.is_some() && self.cursor_version.is_none() {
+            // Auggie: Claude-style names with Cursor-style conversation and roots.
+            return Some(Client::Auggie);
+        }
         if camel
             || self.conversation_id.is_some()
             || self.cursor_version.is_some()
             || self.workspace_roots.is_some()
         {
             return Some(Client::Cursor);
+        }
+        if under(".qwen") {
+            return Some(Client::QwenCode);
+        }
+        if under(".factory") {
+            return Some(Client::Droid);
+        }
+        if under(".copilot") {
+            return Some(Client::Copilot);
         }
         let codex_transcript = match &self.transcript_path {
             Some(None) => true,
@@ -227,8 +383,17 @@ impl Envelope {
         if self.turn_id.is_some() || codex_transcript {
             return Some(Client::Codex);
         }
-        if GEMINI_ONLY.contains(&name) || self.timestamp.is_some() {
+        if GEMINI_ONLY.contains(&name) {
             return Some(Client::Gemini);
+        }
+        if self.timestamp.is_some() {
+            // Gemini always names its transcript; Copilot CLI's Claude-style payloads
+            // carry an ISO timestamp and, but for Stop, no transcript.
+            return Some(if self.transcript_path.is_some() {
+                Client::Gemini
+            } else {
+                Client::Copilot
+            });
         }
         Some(Client::ClaudeCode)
     }
@@ -238,25 +403,55 @@ impl Envelope {
             Some(c) => c.to_owned(),
             None => self.detect().map_or("unknown", Client::as_str).to_owned(),
         };
-        let tool = non_empty(self.tool_name.clone()).or_else(|| self.windsurf_tool());
+        let tool = non_empty(self.tool_name.clone())
+            .or_else(|| self.windsurf_tool())
+            .or_else(|| non_empty(self.tool_name_camel.clone()))
+            .or_else(|| self.tool_call.as_ref().and_then(|t| t.name.clone()))
+            .or_else(|| self.tool_result.as_ref().and_then(|t| t.name.clone()))
+            .or_else(|| self.input.as_ref().and_then(|i| i.tool.clone()));
         let info_cwd = self.tool_info.as_ref().and_then(|i| i.cwd.clone());
         let first_root = self.workspace_roots.and_then(|r| r.into_iter().next());
+        let first_camel_root = self
+            .workspace_roots_camel
+            .and_then(|r| r.into_iter().next());
+        let props = self.event.as_ref().and_then(|e| e.properties.as_ref());
+        let info = props.and_then(|p| p.info.as_ref());
+        // OpenCode's `session.*` events carry the session itself as `info`.
+        let plugin_session = self
+            .input
+            .as_ref()
+            .and_then(|i| i.session_id.clone())
+            .or_else(|| props.and_then(|p| p.session_id.clone()))
+            .or_else(|| info.and_then(|i| i.session_id.clone()))
+            .or_else(|| info.and_then(|i| i.id.clone()));
+        let plugin_event = match self.plugin_hook.as_deref() {
+            Some("event") => self.event.as_ref().and_then(|e| e.kind.clone()),
+            _ => self.plugin_hook.clone(),
+        };
         Fields {
             client,
             event: self
                 .hook_event_name
+                .or(self.hook_event_name_camel)
                 .or(self.agent_action_name)
                 .or(self.kind)
+                .or(self.hook_name)
+                .or(plugin_event)
                 .unwrap_or_else(|| "unknown".to_owned()),
             // Empty strings are skipped, not chosen: Cursor sends `"cwd": ""` for "the
             // workspace default", which must not hide `workspace_roots`.
             session_id: non_empty(self.session_id)
                 .or(non_empty(self.conversation_id))
                 .or(non_empty(self.trajectory_id))
-                .or(non_empty(self.thread_id)),
+                .or(non_empty(self.thread_id))
+                .or(non_empty(self.session_id_camel))
+                .or(non_empty(self.task_id))
+                .or(non_empty(plugin_session)),
             cwd: non_empty(self.cwd)
                 .or(non_empty(first_root))
-                .or(non_empty(info_cwd)),
+                .or(non_empty(info_cwd))
+                .or(non_empty(first_camel_root))
+                .or(non_empty(self.directory)),
             tool: non_empty(tool),
         }
     }
@@ -276,6 +471,16 @@ impl Envelope {
             .or_else(|| action.strip_prefix("post_"))?;
         matches!(tool, "read_code" | "write_code" | "run_command").then(|| tool.to_owned())
     }
+}
+
+fn named(value: Option<&serde_json::Value>) -> Option<NamedTool> {
+    let value = value?;
+    Some(NamedTool {
+        name: value
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_owned),
+    })
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {

@@ -18,6 +18,11 @@ use super::store::{Outbox, StoreError};
 
 const READY: &str = "ndjson";
 const CLAIMED: &str = "claimed";
+/// `.<name>.tmp`: a spill being written. One left this long after its last write belongs to
+/// a hook that was killed mid-write (an agent's timeout): it is imported if it is whole,
+/// else recorded as a rejected row saying what was lost. Never left forever.
+const TEMP: &str = "tmp";
+const ABANDONED_TEMP: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpillError {
@@ -169,7 +174,10 @@ pub fn waiting(paths: &Paths) -> usize {
     fs::read_dir(paths.spill_dir())
         .map(|d| {
             d.filter_map(Result::ok)
-                .filter(|e| has_ext(&e.path(), READY) || has_ext(&e.path(), CLAIMED))
+                .filter(|e| {
+                    let p = e.path();
+                    has_ext(&p, READY) || has_ext(&p, CLAIMED) || has_ext(&p, TEMP)
+                })
                 .count()
         })
         .unwrap_or(0)
@@ -195,7 +203,11 @@ pub fn import(
     let mut names: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| has_ext(p, READY) || (has_ext(p, CLAIMED) && older(p, adopt_claims_older_than)))
+        .filter(|p| {
+            has_ext(p, READY)
+                || (has_ext(p, CLAIMED) && older(p, adopt_claims_older_than))
+                || (has_ext(p, TEMP) && older(p, ABANDONED_TEMP))
+        })
         .collect();
     names.sort();
     let mut report = ImportReport::default();
@@ -203,7 +215,7 @@ pub fn import(
         let claimed = if has_ext(&path, CLAIMED) {
             path
         } else {
-            let claimed = path.with_extension(CLAIMED);
+            let claimed = claim_name(&path);
             match fs::rename(&path, &claimed) {
                 Ok(()) => claimed,
                 // Another importer claimed it first.
@@ -245,15 +257,31 @@ fn import_file(outbox: &Outbox, claimed: &Path) -> Result<usize, SpillError> {
         .map_err(|e| outbox.sql(e))?
         == 1;
     if fresh {
-        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        // Only a hook killed mid-write leaves a file empty or without its final newline
+        // (a finished spill is renamed into place whole): the event is lost, and said so.
+        let whole = text.ends_with(b"\n");
+        if text.is_empty() {
+            let why = format!(
+                "spill file {name} left empty by a hook stopped mid-write: its event is lost"
+            );
+            SpillRecord::rejected(super::now_ms(), None, why, b"", 0).store(outbox)?;
+            rows += 1;
+        }
+        let lines: Vec<&[u8]> = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        for (i, line) in lines.iter().enumerate() {
             let record = serde_json::from_slice::<SpillRecord>(line).unwrap_or_else(|e| {
-                SpillRecord::rejected(
-                    super::now_ms(),
-                    None,
-                    format!("unreadable spill line: {e}"),
-                    line,
-                    line.len(),
-                )
+                let why = if !whole && i + 1 == lines.len() {
+                    format!(
+                        "spill file {name} cut short by a hook stopped mid-write ({} bytes kept): {e}",
+                        line.len()
+                    )
+                } else {
+                    format!("unreadable spill line: {e}")
+                };
+                SpillRecord::rejected(super::now_ms(), None, why, line, line.len())
             });
             record.store(outbox)?;
             rows += 1;
@@ -268,6 +296,17 @@ fn import_file(outbox: &Outbox, claimed: &Path) -> Result<usize, SpillError> {
     // Imported (now or before): the file has served its purpose.
     let _ = fs::remove_file(claimed);
     Ok(rows)
+}
+
+/// `x.ndjson` → `x.claimed`; an abandoned `.x.tmp` → `x.claimed` too, so it is imported
+/// (and recorded in `spill_imported`) under the name it would have had.
+fn claim_name(path: &Path) -> PathBuf {
+    if has_ext(path, TEMP) {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        return path.with_file_name(format!("{}.{CLAIMED}", name.trim_start_matches('.')));
+    }
+    path.with_extension(CLAIMED)
 }
 
 /// Last modified at least `age` ago (a rename keeps the time the spill was written).

@@ -80,6 +80,13 @@ const TABLES: &[(&str, Table)] = &[
     ("gemini", GEMINI),
     ("cursor", CURSOR),
     ("windsurf", WINDSURF),
+    ("copilot", COPILOT),
+    ("vscode", VSCODE),
+    ("droid", DROID),
+    ("qwen-code", QWEN_CODE),
+    ("auggie", AUGGIE),
+    ("cline", CLINE),
+    ("opencode", OPENCODE),
 ];
 
 /// The normalized kind of `event` as `client` sent it. An unknown client or event is
@@ -102,6 +109,91 @@ pub fn table(client: &str) -> Option<Table> {
 pub fn tables() -> impl Iterator<Item = (&'static str, Table)> {
     TABLES.iter().copied()
 }
+
+/// Copilot CLI under its PascalCase registrations; `permissionRequest` arrives camelCase.
+const COPILOT: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("SessionEnd", Kind::SessionEnd),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("PostToolUseFailure", Kind::ToolFailure),
+    ("PermissionRequest", Kind::PermissionRequest),
+    ("permissionRequest", Kind::PermissionRequest),
+    ("Stop", Kind::TurnStop),
+    ("SubagentStart", Kind::SubagentStart),
+    ("SubagentStop", Kind::SubagentStop),
+    ("PreCompact", Kind::CompactPre),
+    ("Notification", Kind::Notification),
+];
+
+const VSCODE: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("PreCompact", Kind::CompactPre),
+    ("SubagentStart", Kind::SubagentStart),
+    ("SubagentStop", Kind::SubagentStop),
+    ("Stop", Kind::TurnStop),
+];
+
+const DROID: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("SessionEnd", Kind::SessionEnd),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("Notification", Kind::Notification),
+    ("SubagentStop", Kind::SubagentStop),
+    ("PreCompact", Kind::CompactPre),
+    ("Stop", Kind::TurnStop),
+];
+
+const QWEN_CODE: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("SessionEnd", Kind::SessionEnd),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("PostToolUseFailure", Kind::ToolFailure),
+    ("PermissionRequest", Kind::PermissionRequest),
+    ("Notification", Kind::Notification),
+    ("SubagentStart", Kind::SubagentStart),
+    ("SubagentStop", Kind::SubagentStop),
+    ("PreCompact", Kind::CompactPre),
+    ("Stop", Kind::TurnStop),
+    ("StopFailure", Kind::TurnStop),
+];
+
+const AUGGIE: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("SessionEnd", Kind::SessionEnd),
+    ("PromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("Stop", Kind::TurnStop),
+];
+
+/// Cline CLI's `hookName`s (its hook files are named TaskStart, PreToolUse, …).
+const CLINE: Table = &[
+    ("agent_start", Kind::SessionStart),
+    ("tool_call", Kind::ToolPre),
+    ("tool_result", Kind::ToolPost),
+    ("agent_end", Kind::TurnStop),
+];
+
+/// OpenCode's plugin events and hooks, as difflore's plugin hands them on.
+const OPENCODE: Table = &[
+    ("session.created", Kind::SessionStart),
+    ("session.deleted", Kind::SessionEnd),
+    ("chat.message", Kind::PromptSubmit),
+    ("tool.execute.before", Kind::ToolPre),
+    ("tool.execute.after", Kind::ToolPost),
+    ("permission.asked", Kind::PermissionRequest),
+    ("session.idle", Kind::TurnStop),
+    ("session.compacted", Kind::CompactPre),
+];
 
 const CLAUDE_CODE: Table = &[
     ("SessionStart", Kind::SessionStart),

@@ -83,3 +83,65 @@ fn service_print_names_the_daemon_beside_difflorectl() {
         ran.stdout
     );
 }
+
+#[test]
+fn hooks_status_shows_each_agents_scopes_and_what_keeps_them_from_running() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path().join("home");
+    let hook_dir = std::path::Path::new(env!("CARGO_BIN_EXE_difflore-hook"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let project = sb.dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let run = |args: &[&str], path: &std::path::Path| {
+        let out = sb
+            .cmd("difflorectl")
+            .args(args)
+            .current_dir(&project)
+            .env("PATH", path)
+            .output()
+            .expect("run difflorectl");
+        format!(
+            "=== {}\nexit {}\n{}{}",
+            args.join(" "),
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let empty = sb.dir.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut shown = String::new();
+    for args in [
+        &["hooks", "install", "--client", "claude-code"][..],
+        &["hooks", "install", "--client", "codex"],
+    ] {
+        run(args, &hook_dir);
+    }
+    let gemini = home.join(".gemini/settings.json");
+    std::fs::create_dir_all(gemini.parent().unwrap()).unwrap();
+    std::fs::write(&gemini, r#"{"hooksConfig":{"enabled":false}}"#).unwrap();
+    run(&["hooks", "install", "--client", "gemini"], &hook_dir);
+    shown.push_str(&run(&["hooks", "status"], &hook_dir));
+    run(
+        &["hooks", "install", "--client", "codex", "--trust"],
+        &hook_dir,
+    );
+    shown.push_str(&run(
+        &["hooks", "status", "--client", "codex", "--json"],
+        &hook_dir,
+    ));
+    shown.push_str(&run(
+        &["hooks", "status", "--client", "claude-code"],
+        &empty,
+    ));
+    shown.push_str(&run(&["hooks", "install"], &hook_dir));
+    let shown = shown
+        .replace(&project.display().to_string(), "[PROJECT]")
+        .replace(&home.display().to_string(), "[HOME]");
+    assert!(shown.contains("not trusted"), "{shown}");
+    assert!(shown.contains("hooksConfig.enabled is false"), "{shown}");
+    assert!(shown.contains("does not resolve"), "{shown}");
+    settings().bind(|| insta::assert_snapshot!("ctl_hooks_status", shown));
+}

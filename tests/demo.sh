@@ -3,7 +3,9 @@
 # agent events → difflore-hook → outbox → difflored → a file collector (NDJSON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release
+# Where cargo builds: `make demo` says; run alone, ask cargo (CARGO_TARGET_DIR and the like).
+bin=${DIFFLORE_BIN_DIR:-$(cargo metadata --format-version 1 --no-deps \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release}
 work=$(mktemp -d)
 export DIFFLORE_HOME="$work/difflore"
 collector="$work/collector.ndjson"

@@ -8,6 +8,8 @@ mod common;
 mod fixtures;
 #[path = "hook/input.rs"]
 mod input;
+#[path = "hook/schema.rs"]
+mod schema;
 #[path = "hook/spill.rs"]
 mod spill;
 #[path = "hook/store.rs"]

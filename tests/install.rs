@@ -2,6 +2,8 @@
 //! standing in for the home and project directories (never the real home). One test crate
 //! split by concern under tests/install/.
 
+#[path = "install/fixtures.rs"]
+mod fixtures;
 #[path = "install/idempotency.rs"]
 mod idempotency;
 #[path = "install/malformed.rs"]

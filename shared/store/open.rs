@@ -38,6 +38,12 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// The hook sets this: its close must not checkpoint the WAL (the daemon does that).
     pub skip_checkpoint_on_close: bool,
+    /// Bring an older outbox to `SCHEMA_VERSION`. The hook clears it: it creates a missing
+    /// outbox (empty, so fast) but inserts into an existing one as it stands, older or
+    /// newer, since a migration may read every row and outlast the agent's patience.
+    pub migrate: bool,
+    /// Told each step of a migration, so a long one on a large outbox shows progress.
+    pub progress: Option<fn(&str)>,
 }
 
 impl OpenOptions {
@@ -46,6 +52,8 @@ impl OpenOptions {
             busy_timeout,
             durability: Durability::from_env(),
             skip_checkpoint_on_close: true,
+            migrate: false,
+            progress: None,
         }
     }
 
@@ -54,6 +62,16 @@ impl OpenOptions {
             busy_timeout: Duration::from_secs(5),
             durability: Durability::from_env(),
             skip_checkpoint_on_close: false,
+            migrate: true,
+            progress: None,
+        }
+    }
+
+    /// The same, telling `progress` each step of a migration (the daemon's log, ctl's stderr).
+    pub fn with_progress(self, progress: fn(&str)) -> OpenOptions {
+        OpenOptions {
+            progress: Some(progress),
+            ..self
         }
     }
 }
@@ -72,7 +90,7 @@ impl Outbox {
             })?;
         let outbox = Outbox { conn, path };
         outbox.configure(opts)?;
-        outbox.migrate(opts.busy_timeout)?;
+        outbox.migrate(opts)?;
         Ok(outbox)
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::ErrorCode;
 
-use super::{Outbox, StoreError};
+use super::{OpenOptions, Outbox, StoreError};
 
 mod v4;
 
@@ -41,14 +41,21 @@ impl Outbox {
     /// Bring the schema to `SCHEMA_VERSION`. Costs one `PRAGMA user_version` read when the
     /// schema is current, which is every hook run but the first.
     ///
+    /// Without `opts.migrate` (the hook) only a missing schema is created: an existing
+    /// outbox of any other version is used as it stands, whatever the version numbers say.
+    /// The hook's INSERT names only version 1's columns, and every later version adds
+    /// columns that are nullable or have defaults, so it works on any of them; if it does
+    /// not (a damaged or foreign database), the insert fails and the event spills. The
+    /// daemon and difflorectl migrate.
+    ///
     /// When several processes create the outbox at once, switching the new file to WAL (or
     /// upgrading a read to a write) can fail with SQLITE_BUSY at once, without the busy
     /// handler: SQLite refuses to wait there to avoid a deadlock. So a busy attempt is
     /// rolled back and tried again, within `patience`.
-    pub(super) fn migrate(&self, patience: Duration) -> Result<(), StoreError> {
-        let deadline = Instant::now() + patience;
+    pub(super) fn migrate(&self, opts: OpenOptions) -> Result<(), StoreError> {
+        let deadline = Instant::now() + opts.busy_timeout;
         loop {
-            match self.migrate_once() {
+            match self.migrate_once(opts) {
                 Err(StoreError::Sql { source, .. })
                     if is_busy(&source) && Instant::now() < deadline =>
                 {
@@ -62,9 +69,9 @@ impl Outbox {
         }
     }
 
-    fn migrate_once(&self) -> Result<(), StoreError> {
+    fn migrate_once(&self, opts: OpenOptions) -> Result<(), StoreError> {
         let found = self.user_version()?;
-        if found == SCHEMA_VERSION {
+        if found == SCHEMA_VERSION || (found > 0 && !opts.migrate) {
             return Ok(());
         }
         if found > SCHEMA_VERSION {
@@ -79,42 +86,80 @@ impl Outbox {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| self.sql(e))?;
-        let result = self.migrate_locked();
+        let result = self.migrate_locked(opts);
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let ended = self.conn.execute_batch(end).map_err(|e| self.sql(e));
         result.and(ended)
     }
 
-    fn migrate_locked(&self) -> Result<(), StoreError> {
+    fn migrate_locked(&self, opts: OpenOptions) -> Result<(), StoreError> {
         let found = self.user_version()?;
+        if found > 0 && !opts.migrate {
+            // Another first hook created it meanwhile.
+            return Ok(());
+        }
         if found > SCHEMA_VERSION {
             return Err(self.newer(found));
         }
+        let started = Instant::now();
+        let tell = |line: String| {
+            if let Some(progress) = opts.progress {
+                progress(&line);
+            }
+        };
+        if found > 0 {
+            let rows: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
+            tell(format!(
+                "migrating outbox at {} from schema {found} to {SCHEMA_VERSION} ({rows} rows); hooks spill until it is done",
+                self.path.display()
+            ));
+        }
+        let step = |n: i64| {
+            if found > 0 && found < n {
+                tell(format!(
+                    "outbox schema step {n} of {SCHEMA_VERSION} ({:.1} s so far)",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        };
         if found < 1 {
             self.conn
                 .execute_batch(SCHEMA_V1)
                 .map_err(|e| self.sql(e))?;
         }
         if found < 2 {
+            step(2);
             self.conn
                 .execute_batch(SCHEMA_V2)
                 .map_err(|e| self.sql(e))?;
         }
         if found < 3 {
+            step(3);
             self.conn
                 .execute_batch(SCHEMA_V3)
                 .map_err(|e| self.sql(e))?;
         }
         if found < 4 {
+            step(4);
             self.keep_delivered_rows()?;
             self.conn
                 .execute_batch(SCHEMA_V4)
                 .map_err(|e| self.sql(e))?;
         }
-        // Later versions add `if found < N { … }` steps here.
+        // Later versions add `if found < N { step(N); … }` steps here.
         self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(|e| self.sql(e))
+            .map_err(|e| self.sql(e))?;
+        if found > 0 {
+            tell(format!(
+                "outbox migrated to schema {SCHEMA_VERSION} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(())
     }
 }
 

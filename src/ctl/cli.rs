@@ -74,15 +74,19 @@ pub enum Command {
     /// Add, remove or show difflore's entries in an agent's hook settings
     #[bpaf(command)]
     Hooks {
-        /// The agent: claude-code, codex, gemini, cursor or windsurf
+        /// The agent: claude-code, codex, gemini, cursor, windsurf, copilot, vscode, droid,
+        /// qwen-code or auggie
         #[bpaf(argument("NAME"))]
-        client: Agent,
+        client: Option<Agent>,
         /// user (your home directory: every project) or project (the current directory)
         #[bpaf(argument("SCOPE"), fallback(ScopeArg(Scope::User)), display_fallback)]
         scope: ScopeArg,
         /// codex: also record trust for difflore's entries, as Codex's /hooks screen does
         trust: bool,
-        /// install, uninstall, or print (show the resulting file without writing it)
+        /// status: print one JSON object instead of text
+        json: bool,
+        /// install, uninstall, print (show the resulting file without writing it), or status
+        /// (what is installed for every agent, or the one named, and when it last sent)
         #[bpaf(positional("ACTION"))]
         action: HooksAction,
     },

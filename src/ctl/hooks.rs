@@ -1,9 +1,11 @@
 //! `difflorectl hooks` and `service`: find the places (home, project, difflored) and hand
 //! them to `crate::install`, which owns every settings-file edit and service text.
 
+use crate::install::status::ScopeStatus;
 use crate::install::{self, InstallOutcome, Locations, Preview, Request, Scope};
 use crate::shared::event::Client;
 use crate::shared::paths::Paths;
+use crate::shared::store::Outbox;
 
 use super::CtlError;
 use super::cli::{HooksAction, ServiceKind};
@@ -12,32 +14,101 @@ use super::cli::{HooksAction, ServiceKind};
 pub enum HooksOutcome {
     Changed(InstallOutcome),
     Preview(Preview),
+    Status {
+        agents: Vec<AgentStatus>,
+        json: bool,
+    },
+}
+
+/// `hooks status` for one agent: both scopes, and its newest event in the outbox.
+#[derive(Debug)]
+pub struct AgentStatus {
+    pub client: Client,
+    pub scopes: Vec<ScopeStatus>,
+    /// `received_ms` of the newest row from this agent still in the outbox.
+    pub last_event_ms: Option<i64>,
 }
 
 pub fn run(
+    paths: &Paths,
     action: HooksAction,
-    client: Client,
+    client: Option<Client>,
     scope: Scope,
     trust: bool,
+    json: bool,
 ) -> Result<HooksOutcome, CtlError> {
+    if action == HooksAction::Status {
+        return status(paths, client, json);
+    }
+    let client = client.ok_or(CtlError::NoClient)?;
     if trust && client != Client::Codex {
         return Err(CtlError::TrustNotNeeded {
             client: client.as_str(),
         });
     }
+    let mut request = Request::new(client, scope, locations()?);
+    request.trust = trust;
+    Ok(match action {
+        HooksAction::Install => HooksOutcome::Changed(install::install(&request)?),
+        HooksAction::Uninstall => HooksOutcome::Changed(install::uninstall(&request)?),
+        HooksAction::Print => HooksOutcome::Preview(install::print(&request)?),
+        HooksAction::Status => status(paths, Some(client), json)?,
+    })
+}
+
+fn locations() -> Result<Locations, CtlError> {
     let home = dirs::home_dir().ok_or(CtlError::NoHome)?;
     let project = std::env::current_dir().map_err(|source| CtlError::CurrentDir { source })?;
     let mut locations = Locations::new(home, project);
     locations.codex_home = std::env::var_os("CODEX_HOME")
         .filter(|v| !v.is_empty())
         .map(Into::into);
-    let mut request = Request::new(client, scope, locations);
-    request.trust = trust;
-    Ok(match action {
-        HooksAction::Install => HooksOutcome::Changed(install::install(&request)?),
-        HooksAction::Uninstall => HooksOutcome::Changed(install::uninstall(&request)?),
-        HooksAction::Print => HooksOutcome::Preview(install::print(&request)?),
-    })
+    Ok(locations)
+}
+
+/// Read-only: the agents' files and the outbox, never written.
+fn status(paths: &Paths, client: Option<Client>, json: bool) -> Result<HooksOutcome, CtlError> {
+    let locations = locations()?;
+    let path_var = std::env::var("PATH").ok();
+    let last = last_events(paths);
+    let clients: Vec<Client> = match client {
+        Some(c) => vec![c],
+        None => install::INSTALLABLE.to_vec(),
+    };
+    let agents = clients
+        .into_iter()
+        .map(|client| AgentStatus {
+            client,
+            scopes: [Scope::User, Scope::Project]
+                .into_iter()
+                .map(|scope| {
+                    let request = Request::new(client, scope, locations.clone());
+                    install::status::scope_status(&request, path_var.as_deref())
+                })
+                .collect(),
+            last_event_ms: last
+                .iter()
+                .find(|(c, _)| c == client.as_str())
+                .map(|(_, ms)| *ms),
+        })
+        .collect();
+    Ok(HooksOutcome::Status { agents, json })
+}
+
+/// The newest `received_ms` per client; nothing when there is no readable outbox.
+fn last_events(paths: &Paths) -> Vec<(String, i64)> {
+    let Ok(Some(outbox)) = Outbox::open_read_only(paths) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = outbox
+        .conn()
+        .prepare("SELECT client, MAX(received_ms) FROM events GROUP BY client")
+    else {
+        return Vec::new();
+    };
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
 }
 
 /// The service definition for the `difflored` beside this difflorectl (or on PATH).

@@ -72,6 +72,8 @@ pub enum CtlError {
         #[source]
         source: io::Error,
     },
+    #[error("name the agent with --client NAME")]
+    NoClient,
     #[error("--trust is for codex only: {client} runs its hooks without a trust step")]
     TrustNotNeeded { client: &'static str },
     #[error("could not read the answer to the purge prompt")]
@@ -197,7 +199,15 @@ pub fn run(command: Command) -> Result<Outcome, CtlError> {
             client,
             scope,
             trust,
-        } => Outcome::Hooks(hooks::run(action, client.0, scope.0, trust)?),
+            json,
+        } => Outcome::Hooks(hooks::run(
+            paths,
+            action,
+            client.map(|c| c.0),
+            scope.0,
+            trust,
+            json,
+        )?),
         Command::Service { kind, .. } => Outcome::Service(hooks::service(paths, kind)?),
         Command::Query { json, csv, sql } => Outcome::Query {
             table: views::query::query(paths, &sql)?,

@@ -288,5 +288,9 @@ fn open_existing(paths: &Paths) -> Result<Option<Outbox>, StoreError> {
     if !paths.db().exists() {
         return Ok(None);
     }
-    Outbox::open(paths, OpenOptions::long_lived()).map(Some)
+    let progress = |line: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "difflorectl: {line}");
+    };
+    Outbox::open(paths, OpenOptions::long_lived().with_progress(progress)).map(Some)
 }

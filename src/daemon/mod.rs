@@ -149,7 +149,10 @@ fn start(paths: &Paths, lock: &mut PidLock, opts: &Options) -> Result<Started, D
     lock.write(&record)?;
     tighten_files(paths);
     let config = Config::load(paths)?;
-    let outbox = Outbox::open(paths, OpenOptions::long_lived())?;
+    let outbox = Outbox::open(
+        paths,
+        OpenOptions::long_lived().with_progress(|line| dlog!("{line}")),
+    )?;
     let reclaimed = queue::reclaim_all(&outbox)?;
     let preparer = Preparer::new(outbox.install_id()?, &config)?;
     let mut publisher = Publisher::new(record.pid, record.started_ms);

@@ -24,6 +24,8 @@ pub(super) struct AgentSpec {
     /// The settings file under the project directory.
     pub project_file: &'static str,
     pub layout: Layout,
+    /// The event map is the whole file (Droid's `hooks.json`), not its `hooks` key.
+    pub bare: bool,
     /// Every lifecycle and tool event the agent documents that a capture hook may observe.
     pub events: &'static [&'static str],
     /// difflore's entry for one event: a group for `Grouped`, a handler for `Flat`.

@@ -57,6 +57,7 @@ const TOOL_EVENTS: &[&str] = &[
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".claude/settings.json",
     project_file: ".claude/settings.json",
+    bare: false,
     layout: Layout::Grouped,
     events: EVENTS,
     entry,

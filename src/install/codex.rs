@@ -40,6 +40,7 @@ pub const EVENTS: &[&str] = &[
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".codex/hooks.json",
     project_file: ".codex/hooks.json",
+    bare: false,
     layout: Layout::Grouped,
     events: EVENTS,
     entry,
@@ -84,7 +85,7 @@ fn notes(ctx: &NoteContext) -> Vec<Note> {
 
 /// `[features] hooks = false`, or the deprecated `codex_hooks = false`. An unreadable file
 /// is Codex's to complain about, not ours.
-fn hooks_turned_off(config: &Path) -> bool {
+pub(super) fn hooks_turned_off(config: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(config) else {
         return false;
     };

@@ -34,6 +34,7 @@ pub const EVENTS: &[&str] = &[
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".cursor/hooks.json",
     project_file: ".cursor/hooks.json",
+    bare: false,
     layout: Layout::Flat,
     events: EVENTS,
     entry,

@@ -30,6 +30,7 @@ pub const HOOK_NAME: &str = "difflore";
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".gemini/settings.json",
     project_file: ".gemini/settings.json",
+    bare: false,
     layout: Layout::Grouped,
     events: EVENTS,
     entry,

@@ -26,10 +26,14 @@ pub(super) fn install(
     command: &str,
 ) -> Result<(), ShapeError> {
     (spec.fill_root)(root);
-    let hooks = root
-        .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let hooks = as_object(hooks, "/hooks")?;
+    let (hooks, at) = if spec.bare {
+        (root, "")
+    } else {
+        let hooks = root
+            .entry("hooks")
+            .or_insert_with(|| Value::Object(Map::new()));
+        (as_object(hooks, "/hooks")?, "/hooks")
+    };
     let mut positions = Vec::new();
     for (event, list) in hooks.iter_mut() {
         if let Value::Array(list) = list {
@@ -43,7 +47,7 @@ pub(super) fn install(
         let list = hooks
             .entry(*event)
             .or_insert_with(|| Value::Array(Vec::new()));
-        let list = as_array(list, &format!("/hooks/{event}"))?;
+        let list = as_array(list, &format!("{at}/{event}"))?;
         let entry = (spec.entry)(event, command);
         let at = positions
             .iter()
@@ -68,12 +72,17 @@ pub(super) fn install(
 /// nothing else. Returns how many entries were removed.
 pub(super) fn uninstall(
     root: &mut Map<String, Value>,
-    layout: Layout,
+    spec: &AgentSpec,
 ) -> Result<usize, ShapeError> {
-    let Some(hooks) = root.get_mut("hooks") else {
-        return Ok(0);
+    let layout = spec.layout;
+    let hooks = if spec.bare {
+        &mut *root
+    } else {
+        let Some(hooks) = root.get_mut("hooks") else {
+            return Ok(0);
+        };
+        as_object(hooks, "/hooks")?
     };
-    let hooks = as_object(hooks, "/hooks")?;
     let mut emptied = Vec::new();
     let mut removed = 0;
     for (event, list) in hooks.iter_mut() {
@@ -88,19 +97,21 @@ pub(super) fn uninstall(
     for event in emptied {
         hooks.shift_remove(&event);
     }
-    if removed > 0 && hooks.is_empty() {
+    if removed > 0 && hooks.is_empty() && !spec.bare {
         root.shift_remove("hooks");
     }
     Ok(removed)
 }
 
-/// Is this handler (an object with a `command`) one of difflore's?
+/// Is this handler (an object with a `command`, or Copilot CLI's `bash`) one of difflore's?
 pub(super) fn is_ours(handler: &Value) -> bool {
-    handler
-        .get("command")
-        .and_then(Value::as_str)
-        .and_then(program_of)
-        .is_some_and(|program| program.rsplit('/').next() == Some(PROGRAM))
+    ["command", "bash"].iter().any(|key| {
+        handler
+            .get(*key)
+            .and_then(Value::as_str)
+            .and_then(program_of)
+            .is_some_and(|program| program.rsplit('/').next() == Some(PROGRAM))
+    })
 }
 
 /// The program a shell command line runs: the first word after any `NAME=value`

@@ -3,15 +3,20 @@
 //! caller, nothing here reads the environment, and outcomes are values for one renderer.
 
 mod agent;
+mod auggie;
 mod claude_code;
 mod codex;
 pub mod codex_trust;
+mod copilot;
 mod cursor;
+mod droid;
 mod gemini;
 mod hooks_map;
 mod note;
+mod qwen;
 pub mod service;
 mod settings_file;
+pub mod status;
 mod windsurf;
 
 use std::path::PathBuf;
@@ -25,12 +30,30 @@ pub use crate::shared::event::Client;
 
 /// Timeouts written into each agent's file, in that agent's own unit.
 pub mod timeouts {
+    pub use super::auggie::TIMEOUT_MS as AUGGIE_MS;
     pub use super::claude_code::TIMEOUT_SECS as CLAUDE_CODE_SECS;
     pub use super::codex::{
         SHORT_TIMEOUT_SECS as CODEX_SESSION_END_SECS, TIMEOUT_SECS as CODEX_SECS,
     };
+    pub use super::copilot::TIMEOUT_SECS as COPILOT_SECS;
+    pub use super::droid::TIMEOUT_SECS as DROID_SECS;
     pub use super::gemini::TIMEOUT_MS as GEMINI_MS;
+    pub use super::qwen::TIMEOUT_MS as QWEN_CODE_MS;
 }
+
+/// The agents whose hooks difflore can write (the others are only recognised).
+pub const INSTALLABLE: [Client; 10] = [
+    Client::ClaudeCode,
+    Client::Codex,
+    Client::Gemini,
+    Client::Cursor,
+    Client::Windsurf,
+    Client::Copilot,
+    Client::VsCode,
+    Client::Droid,
+    Client::QwenCode,
+    Client::Auggie,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -78,6 +101,8 @@ pub enum InstallError {
         #[source]
         source: std::io::Error,
     },
+    #[error("difflore cannot write hooks for {} yet; its events are recognised when they reach difflore-hook", client.as_str())]
+    Unsupported { client: Client },
     #[error("{path} is not valid TOML; it was left untouched: {message}")]
     Toml { path: PathBuf, message: String },
     #[error("{path} changed while difflore was editing it; nothing was written, run it again")]
@@ -137,6 +162,10 @@ impl Request {
 
     /// The command line written into the agent's file.
     pub fn command(&self) -> String {
+        if matches!(self.client, Client::Copilot | Client::VsCode) {
+            // One file serves both; the payload names the agent.
+            return shell_quote(&self.program);
+        }
         format!(
             "{} --client {}",
             shell_quote(&self.program),
@@ -224,6 +253,11 @@ struct Plan {
 }
 
 fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
+    if !INSTALLABLE.contains(&request.client) {
+        return Err(InstallError::Unsupported {
+            client: request.client,
+        });
+    }
     let spec = spec(request.client);
     let path = request.settings_path();
     if request.scope == Scope::Project && !request.locations.project.is_dir() {
@@ -243,7 +277,7 @@ fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
             hooks_map::install(&mut root, spec, &request.command()).map_err(shape_error)?;
             spec.events.len()
         }
-        Action::Uninstall => hooks_map::uninstall(&mut root, spec.layout).map_err(shape_error)?,
+        Action::Uninstall => hooks_map::uninstall(&mut root, spec).map_err(shape_error)?,
     };
     let changed = root != loaded.root || (loaded.original.is_none() && action == Action::Install);
     let text = if changed {
@@ -310,6 +344,12 @@ fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallErr
 
 fn spec(client: Client) -> &'static AgentSpec {
     match client {
+        Client::Copilot | Client::VsCode => &copilot::SPEC,
+        Client::Droid => &droid::SPEC,
+        Client::QwenCode => &qwen::SPEC,
+        Client::Auggie => &auggie::SPEC,
+        // Guarded by `plan`: these have no file difflore writes.
+        Client::Cline | Client::OpenCode => &windsurf::SPEC,
         Client::ClaudeCode => &claude_code::SPEC,
         Client::Codex => &codex::SPEC,
         Client::Gemini => &gemini::SPEC,

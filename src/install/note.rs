@@ -18,6 +18,10 @@ pub enum Note {
     GeminiHooksTurnedOff { settings: PathBuf },
     /// The agent reads project settings only in a folder the user trusts.
     ProjectTrust { client: Client },
+    /// Auggie runs hooks only when the account's hooks feature is on.
+    AuggieHooksFeature,
+    /// The agent has no command hooks difflore can write yet.
+    Unsupported { client: Client },
     /// Sessions already running keep the hooks they started with.
     RestartSessions { client: Client },
 }
@@ -44,6 +48,16 @@ impl fmt::Display for Note {
             Note::ProjectTrust { client } => write!(
                 f,
                 "{} reads this project's hooks only once you trust the project folder",
+                client.as_str()
+            ),
+            Note::AuggieHooksFeature => write!(
+                f,
+                "Auggie runs hooks only when your Augment account has its hooks feature on"
+            ),
+            Note::Unsupported { client } => write!(
+                f,
+                "difflore cannot install hooks for {} yet; its events are recognised when \
+                 they reach difflore-hook",
                 client.as_str()
             ),
             Note::RestartSessions { client } => write!(

@@ -26,6 +26,7 @@ pub const EVENTS: &[&str] = &[
 pub(super) const SPEC: AgentSpec = AgentSpec {
     user_file: ".codeium/windsurf/hooks.json",
     project_file: ".windsurf/hooks.json",
+    bare: false,
     layout: Layout::Flat,
     events: EVENTS,
     entry,

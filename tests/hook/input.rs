@@ -252,3 +252,43 @@ fn an_agent_that_stopped_reading_stderr_does_not_change_the_exit_code() {
         assert_eq!(only_row(&sb).state, "rejected");
     }
 }
+
+#[test]
+fn a_huge_event_cap_or_timeout_is_clamped_and_the_event_stored() {
+    let sb = Sandbox::new();
+    for (var, value) in [
+        ("DIFFLORE_MAX_EVENT_BYTES", "18446744073709551615"),
+        ("DIFFLORE_MAX_EVENT_BYTES", "99999999999999999999999999"),
+        ("DIFFLORE_HOOK_TIMEOUT_MS", "18446744073709551615"),
+        ("DIFFLORE_HOOK_TIMEOUT_MS", "4294967296"),
+    ] {
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env(var, value);
+        let session = format!("{var}={value}");
+        assert_silent(&common::run_with_stdin(&mut cmd, &event(&session)));
+        assert_eq!(
+            sb.count(&format!("state = 'pending' AND session_id = '{session}'")),
+            1,
+            "{var}={value}"
+        );
+    }
+}
+
+#[test]
+fn a_nonsense_event_cap_is_ignored_and_the_default_kept() {
+    let sb = Sandbox::new();
+    let mut over_default = br#"{"hook_event_name":"PostToolUse","tool_response":""#.to_vec();
+    over_default.resize((1 << 20) + 10, b'x');
+    over_default.extend_from_slice(br#""}"#);
+    for value in ["-1", "0", "1e9", "lots", ""] {
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env("DIFFLORE_MAX_EVENT_BYTES", value);
+        let line = one_stderr_line(&common::run_with_stdin(&mut cmd, &over_default));
+        assert!(line.contains("1048576-byte cap"), "{value:?}: {line}");
+        let mut cmd = sb.cmd("difflore-hook");
+        cmd.env("DIFFLORE_MAX_EVENT_BYTES", value);
+        assert_silent(&common::run_with_stdin(&mut cmd, &event("small")));
+    }
+    assert_eq!(sb.count("state = 'rejected'"), 5);
+    assert_eq!(sb.count("state = 'pending'"), 5);
+}

@@ -167,30 +167,50 @@ fn read_only_outbox_spills_then_is_imported_once_writable_again() {
 }
 
 #[test]
-fn newer_schema_is_refused_left_byte_identical_and_the_event_spilled() {
+fn a_newer_outbox_is_inserted_into_as_it_stands() {
     let sb = Sandbox::new();
     assert_silent(&sb.hook(&[], &event("old")));
     let conn = sb.sqlite();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    // Closing the last connection checkpoints: the file alone now holds the database.
+    // What a newer difflore may do: more columns (nullable or with defaults), a new table.
+    conn.execute_batch(
+        "ALTER TABLE events ADD COLUMN future TEXT;
+         CREATE TABLE future_things (x INTEGER);
+         PRAGMA user_version = 99;",
+    )
+    .unwrap();
     drop(conn);
-    let before = std::fs::read(sb.db()).unwrap();
-
-    for n in 1..=2 {
-        let line = one_stderr_line(&sb.hook(&[], &event("new")));
-        assert!(line.contains("newer") && line.contains("99"), "{line}");
-        assert_eq!(spill_files(&sb).len(), n, "event not spilled");
-        assert_eq!(
-            std::fs::read(sb.db()).unwrap(),
-            before,
-            "newer outbox was modified"
-        );
-    }
+    assert_silent(&sb.hook(&[], &event("new")));
+    assert_eq!(sb.count("state = 'pending'"), 2);
+    assert_eq!(spill_entries(&sb), 0);
     let version: i64 = sb
         .sqlite()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 99);
+    assert_eq!(version, 99, "the hook rewrote a newer outbox's version");
+}
+
+#[test]
+fn an_outbox_the_insert_does_not_fit_is_left_byte_identical_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.home()).unwrap();
+    let conn = sb.sqlite();
+    conn.execute_batch(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, something_else TEXT);
+         PRAGMA user_version = 99;",
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(sb.db()).unwrap();
+    for n in 1..=2 {
+        let line = one_stderr_line(&sb.hook(&[], &event("new")));
+        assert!(line.contains("outbox unavailable"), "{line}");
+        assert_eq!(spill_files(&sb).len(), n, "event not spilled");
+        assert_eq!(
+            std::fs::read(sb.db()).unwrap(),
+            before,
+            "outbox was modified"
+        );
+    }
 }
 
 #[test]
@@ -216,4 +236,70 @@ fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
         record["payload"].as_str().map(str::as_bytes),
         Some(raw.as_slice())
     );
+}
+
+/// Set a file's modification time `secs` seconds back.
+fn age(path: &std::path::Path, secs: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+}
+
+#[test]
+fn temp_files_left_by_hooks_killed_mid_write_are_imported_or_counted_never_left() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    let dir = sb.home().join("spill");
+    std::fs::create_dir(&dir).unwrap();
+    let record = format!(
+        "{}\n",
+        serde_json::json!({
+            "received_ms": 7, "client": "claude-code", "event": "SessionEnd",
+            "session_id": "whole", "cwd": null, "tool": null, "size": 2, "payload": "{}"
+        })
+    );
+    let whole = dir.join(".7-100-1.tmp");
+    let cut = dir.join(".7-101-2.tmp");
+    let empty = dir.join(".7-102-3.tmp");
+    let young = dir.join(".7-103-4.tmp");
+    std::fs::write(&whole, &record).unwrap();
+    std::fs::write(&cut, &record.as_bytes()[..40]).unwrap();
+    std::fs::write(&empty, b"").unwrap();
+    std::fs::write(&young, &record.as_bytes()[..40]).unwrap();
+    for p in [&whole, &cut, &empty] {
+        age(p, 3600);
+    }
+
+    assert_silent(&sb.hook(&[], &event("second")));
+    assert_eq!(
+        sb.count("state = 'pending' AND session_id = 'whole' AND event = 'SessionEnd'"),
+        1,
+        "a whole temp file is imported as its event"
+    );
+    assert_eq!(
+        sb.count(
+            "state = 'rejected' AND last_error LIKE '%cut short by a hook stopped mid-write%'"
+        ),
+        1
+    );
+    assert_eq!(
+        sb.count(
+            "state = 'rejected' AND last_error LIKE '%left empty by a hook stopped mid-write%'"
+        ),
+        1
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left, [young], "only the one still being written may stay");
+
+    // Nothing is imported twice.
+    assert_silent(&sb.hook(&[], &event("third")));
+    assert_eq!(sb.count("session_id = 'whole'"), 1);
+    assert_eq!(sb.count("state = 'rejected'"), 2);
 }

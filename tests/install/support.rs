@@ -49,7 +49,11 @@ pub fn write_json(path: &Path, value: &Value) {
 
 /// Every handler object under `hooks[event]`, whatever the layout.
 pub fn handlers<'a>(settings: &'a Value, event: &str) -> Vec<&'a Value> {
-    let Some(list) = settings["hooks"][event].as_array() else {
+    // Droid's hooks.json is the bare event map.
+    let list = settings["hooks"][event]
+        .as_array()
+        .or_else(|| settings[event].as_array());
+    let Some(list) = list else {
         return Vec::new();
     };
     list.iter()
@@ -114,6 +118,20 @@ pub fn existing(client: Client) -> Value {
             "hooks": { "pre_run_command": [ { "command": "python3 guard.py", "show_output": true } ] },
             "note": "keep me"
         }),
+        Client::Droid => json!({
+            "PreToolUse": [ { "matcher": "Execute", "hooks": [
+                { "type": "command", "command": "./guard.sh", "timeout": 10 }
+            ] } ]
+        }),
+        Client::Copilot | Client::VsCode => json!({
+            "version": 1,
+            "hooks": { "PreToolUse": [ { "type": "command", "bash": "./guard.sh", "timeoutSec": 10 } ] }
+        }),
+        Client::QwenCode | Client::Auggie => json!({
+            "model": { "name": "m" },
+            "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "say done", "timeout": 1000 } ] } ] }
+        }),
+        Client::Cline | Client::OpenCode => json!({ "x-team": "platform" }),
     }
 }
 

@@ -10,7 +10,7 @@ use super::support::{Dirs, existing, install_backup, ours, read_json, write_json
 
 #[test]
 fn install_into_a_missing_file_creates_it_with_every_event() {
-    for client in Client::ALL {
+    for client in install::INSTALLABLE {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let outcome = install::install(&request).unwrap();
@@ -22,7 +22,7 @@ fn install_into_a_missing_file_creates_it_with_every_event() {
         for event in install::events(client) {
             let ours = ours(&settings, event);
             assert_eq!(ours.len(), 1, "{client:?} {event}");
-            let command = format!("difflore-hook --client {}", client.as_str());
+            let command = request.command();
             assert_eq!(ours[0]["command"], json!(command), "{client:?} {event}");
         }
     }

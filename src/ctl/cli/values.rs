@@ -15,6 +15,7 @@ pub enum HooksAction {
     Install,
     Uninstall,
     Print,
+    Status,
 }
 
 impl FromStr for HooksAction {
@@ -25,7 +26,8 @@ impl FromStr for HooksAction {
             "install" => Ok(HooksAction::Install),
             "uninstall" => Ok(HooksAction::Uninstall),
             "print" => Ok(HooksAction::Print),
-            _ => Err("not an action; use install, uninstall or print".into()),
+            "status" => Ok(HooksAction::Status),
+            _ => Err("not an action; use install, uninstall, print or status".into()),
         }
     }
 }
@@ -54,7 +56,11 @@ impl FromStr for Agent {
 
     fn from_str(text: &str) -> Result<Agent, String> {
         Client::parse(text).map(Agent).ok_or_else(|| {
-            "not an agent; use claude-code, codex, gemini, cursor or windsurf".into()
+            let names: Vec<&str> = crate::install::INSTALLABLE
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            format!("not an agent; use {}", names.join(", "))
         })
     }
 }

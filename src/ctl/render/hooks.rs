@@ -2,14 +2,120 @@
 //! to do (the installer's notes).
 
 use super::Message;
-use crate::ctl::hooks::HooksOutcome;
+use crate::ctl::hooks::{AgentStatus, HooksOutcome};
+use crate::install::Scope;
+use crate::install::status::ScopeStatus;
 use crate::install::{Action, InstallOutcome};
 
 pub fn hooks(o: &HooksOutcome) -> Message {
     match o {
         HooksOutcome::Preview(p) => Message::out(p.text.clone()),
         HooksOutcome::Changed(o) => changed(o),
+        HooksOutcome::Status { agents, json: true } => Message::out(status_json(agents)),
+        HooksOutcome::Status {
+            agents,
+            json: false,
+        } => Message::out(status_text(agents)),
     }
+}
+
+/// An agent installed but silent this long is worth a hint.
+const SILENT_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::User => "user",
+        Scope::Project => "project",
+    }
+}
+
+fn scope_text(s: &ScopeStatus) -> String {
+    let name = scope_name(s.scope);
+    if s.unreadable {
+        return format!("{name}: {} cannot be read", s.path.display());
+    }
+    if s.events.is_empty() {
+        return format!("{name}: not installed");
+    }
+    let mut text = format!("{name}: {} events in {}", s.events.len(), s.path.display());
+    if !s.command_resolves {
+        text.push_str(", but its command does not resolve to an executable difflore-hook");
+    }
+    if let Some(why) = &s.blocked {
+        text.push_str(&format!(", but the agent will not run it: {why}"));
+    }
+    text
+}
+
+fn last_text(ms: Option<i64>) -> String {
+    match ms.and_then(|ms| u64::try_from(ms).ok()) {
+        Some(ms) => {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+            format!("last event {}", humantime::format_rfc3339_seconds(at))
+        }
+        None => "no event in the outbox".into(),
+    }
+}
+
+fn status_text(agents: &[AgentStatus]) -> String {
+    let mut lines = Vec::new();
+    for a in agents {
+        let scopes: Vec<String> = a.scopes.iter().map(scope_text).collect();
+        lines.push(format!(
+            "{}: {}; {}",
+            a.client.as_str(),
+            scopes.join("; "),
+            last_text(a.last_event_ms)
+        ));
+        let installed = a.scopes.iter().any(|s| !s.events.is_empty());
+        let silent = a.last_event_ms.is_none_or(|ms| now_ms() - ms > SILENT_MS);
+        if installed && a.last_event_ms.is_some() && silent {
+            lines.push(format!(
+                "hint: nothing from {} for a day; if you used it, check that it runs its \
+                 hooks (restart its sessions; see the notes of `hooks install`)",
+                a.client.as_str()
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+fn status_json(agents: &[AgentStatus]) -> String {
+    let agents: Vec<serde_json::Value> = agents
+        .iter()
+        .map(|a| {
+            let scopes: serde_json::Map<String, serde_json::Value> = a
+                .scopes
+                .iter()
+                .map(|s| {
+                    (
+                        scope_name(s.scope).to_owned(),
+                        serde_json::json!({
+                            "path": s.path.display().to_string(),
+                            "installed": !s.events.is_empty(),
+                            "events": s.events,
+                            "readable": !s.unreadable,
+                            "command_resolves": s.command_resolves,
+                            "will_run": !s.events.is_empty() && s.blocked.is_none() && s.command_resolves,
+                            "blocked": s.blocked,
+                        }),
+                    )
+                })
+                .collect();
+            serde_json::json!({
+                "client": a.client.as_str(),
+                "scopes": scopes,
+                "last_event_ms": a.last_event_ms,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "agents": agents })).unwrap_or_default()
 }
 
 fn changed(o: &InstallOutcome) -> Message {

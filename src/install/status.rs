@@ -1,0 +1,118 @@
+//! What is installed where, read-only: per agent and scope, the events carrying difflore's
+//! hook, whether its command still resolves to an executable `difflore-hook`, and whether
+//! the agent will run it (Codex trust and `[features] hooks`, Gemini `hooksConfig.enabled`).
+//! Never writes anything.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::hooks_map::{PROGRAM, is_ours};
+use super::{Client, Request, Scope, codex, codex_trust, settings_file, spec};
+
+/// One agent's hooks in one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeStatus {
+    pub scope: Scope,
+    pub path: PathBuf,
+    /// Events carrying difflore's hook, in the file's order.
+    pub events: Vec<String>,
+    /// The file exists but could not be read or parsed.
+    pub unreadable: bool,
+    /// Every difflore command resolves to an executable `difflore-hook`.
+    pub command_resolves: bool,
+    /// Why the agent will not run the hooks, when it will not.
+    pub blocked: Option<String>,
+}
+
+/// Status of `request.client` in `request.scope`.
+pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
+    let path = request.settings_path();
+    let spec = spec(request.client);
+    let mut status = ScopeStatus {
+        scope: request.scope,
+        path: path.clone(),
+        events: Vec::new(),
+        unreadable: false,
+        command_resolves: true,
+        blocked: None,
+    };
+    let root = match settings_file::load(&path) {
+        Ok(loaded) => loaded.root,
+        Err(_) => {
+            status.unreadable = true;
+            return status;
+        }
+    };
+    let hooks = if spec.bare {
+        Some(&root)
+    } else {
+        root.get("hooks").and_then(Value::as_object)
+    };
+    let mut commands = Vec::new();
+    for (event, list) in hooks.into_iter().flatten() {
+        let handlers: Vec<&Value> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|item| match item.get("hooks").and_then(Value::as_array) {
+                Some(inner) => inner.iter().collect::<Vec<_>>(),
+                None => vec![item],
+            })
+            .filter(|h| is_ours(h))
+            .collect();
+        if !handlers.is_empty() {
+            status.events.push(event.clone());
+        }
+        for h in handlers {
+            let command = h.get("command").or_else(|| h.get("bash"));
+            if let Some(c) = command.and_then(Value::as_str) {
+                commands.push(c.to_owned());
+            }
+        }
+    }
+    status.command_resolves = commands.iter().all(|c| resolves(c, path_var));
+    if status.events.is_empty() {
+        return status;
+    }
+    status.blocked = match request.client {
+        Client::Codex => {
+            let config = codex::user_config(request);
+            let wanted = codex_trust::entries(&codex::trust_source(request, &path), &root);
+            if codex::hooks_turned_off(&config) {
+                Some(format!("hooks are turned off in {}", config.display()))
+            } else if codex_trust::trusted_count(&config, &wanted) < wanted.len() {
+                Some("not trusted (install again with --trust)".into())
+            } else {
+                None
+            }
+        }
+        Client::Gemini => {
+            let enabled = root
+                .get("hooksConfig")
+                .and_then(|c| c.get("enabled"))
+                .and_then(Value::as_bool);
+            (enabled == Some(false)).then(|| "hooksConfig.enabled is false".into())
+        }
+        _ => None,
+    };
+    status
+}
+
+/// The command's program is `difflore-hook`, found as given or on `path_var`, executable.
+fn resolves(command: &str, path_var: Option<&str>) -> bool {
+    let program = command.split_whitespace().next().unwrap_or_default();
+    let program = program.trim_matches(|c| c == '\'' || c == '"');
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return program.rsplit('/').next() == Some(PROGRAM) && executable(Path::new(program));
+    }
+    path_var
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .any(|dir| executable(&Path::new(dir).join(program)))
+}
