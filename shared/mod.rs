@@ -1,11 +1,12 @@
 //! The one module all three binaries share: data-home paths, the outbox store, the event
-//! record and its vocabulary, spill files, the pid/lock file, the health record and
-//! configuration.
+//! record and its vocabulary, the JSON scanner, spill files, the pid/lock file, the health
+//! record and configuration.
 //! Synchronous by design: std, rusqlite, serde, dirs, libc only (no tokio, reqwest, bpaf).
 
 pub mod config;
 pub mod event;
 pub mod health;
+pub mod json;
 pub mod paths;
 pub mod pidfile;
 pub mod shown_url;
