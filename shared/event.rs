@@ -98,10 +98,14 @@ pub struct Fields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     Empty,
-    TooLarge { cap: usize },
+    TooLarge {
+        cap: usize,
+    },
     InvalidUtf8,
     NotJson(String),
     NotObject,
+    /// Valid to a lenient reader but not sendable by every sink (see `shared::json`).
+    Undeliverable(String),
     Unreadable(String),
 }
 
@@ -113,6 +117,7 @@ impl std::fmt::Display for Rejection {
             Rejection::InvalidUtf8 => write!(f, "event is not valid UTF-8"),
             Rejection::NotJson(e) => write!(f, "event is not JSON: {e}"),
             Rejection::NotObject => write!(f, "event is JSON but not an object"),
+            Rejection::Undeliverable(e) => write!(f, "event cannot be delivered: {e}"),
             Rejection::Unreadable(e) => write!(f, "could not read the event from stdin: {e}"),
         }
     }
@@ -134,6 +139,8 @@ pub fn classify(raw: &[u8], client: Option<&str>) -> Result<Fields, Rejection> {
         },
         Err(e) => return Err(Rejection::NotJson(e.to_string())),
     };
+    // What the hook accepts, every sink must be able to send: checked once, here.
+    super::json::validate(text).map_err(|e| Rejection::Undeliverable(e.to_string()))?;
     Ok(env.fields(client))
 }
 
@@ -551,5 +558,25 @@ mod tests {
             classify(b"{nope", None),
             Err(Rejection::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn json_no_sink_can_send_is_rejected_at_capture() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        for bad in [
+            r#"{"hook_event_name":"Stop","cut":"\ud83d"}"#.to_owned(),
+            r#"{"hook_event_name":"Stop","n":1e400}"#.to_owned(),
+            deep,
+        ] {
+            assert!(
+                matches!(
+                    classify(bad.as_bytes(), None),
+                    Err(Rejection::Undeliverable(_))
+                ),
+                "{bad}"
+            );
+        }
+        let big = r#"{"hook_event_name":"Stop","n":123456789012345678901234567890,"p":2.50}"#;
+        assert!(classify(big.as_bytes(), None).is_ok());
     }
 }
