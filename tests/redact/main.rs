@@ -5,10 +5,12 @@
 mod contract;
 mod corpus;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use difflore::daemon::redact::Redactor;
 use difflore::shared::config::Config;
+use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redact")
@@ -16,6 +18,13 @@ pub fn fixtures() -> PathBuf {
 
 pub fn default_redactor() -> Redactor {
     Redactor::new(&Config::default()).unwrap()
+}
+
+/// `value` as the daemon sends it: its JSON text through `Redactor::redact_json`.
+pub fn redact_json(r: &Redactor, value: &Value, counts: &mut BTreeMap<String, u64>) -> Value {
+    let text = value.to_string();
+    let out = r.redact_json(&text, counts).expect("valid JSON");
+    serde_json::from_str(&out).expect("redaction keeps the JSON valid")
 }
 
 /// `\n` is a newline and `\\` a backslash; any other backslash stays as it is.
