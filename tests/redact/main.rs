@@ -47,9 +47,18 @@ fn unescape(line: &str) -> String {
     out
 }
 
-/// (rule, input, expected output, number of secrets) for each corpus line.
+/// (rule, input, expected output, number of secrets) for each line of secrets.txt.
 pub fn secret_cases() -> Vec<(String, String, String, u64)> {
-    let text = std::fs::read_to_string(fixtures().join("secrets.txt")).unwrap();
+    cases("secrets.txt")
+}
+
+/// The same for members.txt, whose inputs are JSON texts.
+pub fn member_cases() -> Vec<(String, String, String, u64)> {
+    cases("members.txt")
+}
+
+fn cases(file: &str) -> Vec<(String, String, String, u64)> {
+    let text = std::fs::read_to_string(fixtures().join(file)).unwrap();
     let mut cases = Vec::new();
     for line in text
         .lines()

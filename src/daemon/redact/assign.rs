@@ -171,18 +171,18 @@ pub fn admits_member(key: &str, value: &str) -> Option<Verdict> {
     }
     let class = key_class(key)?;
     // A value spanning lines is a document, not a credential; blanks are prose unless
-    // the key asks for a password, where a passphrase has them.
+    // the key asks for a password, where a passphrase of a few words has them.
+    let blanks = value.bytes().filter(|&b| b == b' ' || b == b'\t').count();
     if value.contains(['\n', '\r'])
-        || (value.contains([' ', '\t'])
-            && (class == KeyClass::Token || value.len() > MAX_PASSPHRASE))
+        || (blanks > 0 && (class == KeyClass::Token || blanks > MAX_PASSPHRASE_BLANKS))
     {
         return None;
     }
     judge(class, key, value, true)
 }
 
-/// Longer values under a password key that hold blanks are sentences, not passphrases.
-const MAX_PASSPHRASE: usize = 128;
+/// More blanks than this under a password key make a sentence, not a passphrase.
+const MAX_PASSPHRASE_BLANKS: usize = 4;
 
 fn judge(class: KeyClass, key: &str, value: &str, quoted: bool) -> Option<Verdict> {
     let shaped = match class {
