@@ -4,6 +4,7 @@
 
 mod contract;
 mod corpus;
+mod fuzz;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

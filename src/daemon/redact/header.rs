@@ -81,7 +81,10 @@ fn cookie_values(value: &str, pairs: usize, out: &mut Vec<Range<usize>>) {
 /// Keeps `value[start..end]` when it looks like a credential: chosen or generated, not a
 /// placeholder and not a word (`theme=dark`, `Bearer token-from-the-login-step`).
 fn push(out: &mut Vec<Range<usize>>, value: &str, start: usize, end: usize) {
-    let part = &value[start..end];
+    // `Basic ` with nothing after the scheme: the blanks run past the trimmed end.
+    let Some(part) = value.get(start..end) else {
+        return;
+    };
     if part.len() >= MIN_CREDENTIAL && looks_like_password(part) && !is_placeholder(part) {
         out.push(start..end);
     }
@@ -199,6 +202,9 @@ mod tests {
             "cookies: none",
             "the cookie jar is empty",
             "Cookie:",
+            "Authorization: Basic ",
+            "Authorization: Basic \t ",
+            "Cookie: =; ;=",
         ] {
             assert_eq!(redacted(text), text);
         }
