@@ -168,7 +168,9 @@ fn drain(payloads: &[String], redactor: Option<&Redactor>) -> (Duration, BTreeMa
             let text = match redactor {
                 Some(r) => {
                     let start = Instant::now();
-                    let out = r.redact_json(text, &mut counts).expect("bench payload is JSON");
+                    let out = r
+                        .redact_json(text, &mut counts)
+                        .expect("bench payload is JSON");
                     let out = out.into_owned();
                     in_redactor += start.elapsed();
                     out
@@ -241,11 +243,7 @@ fn report(label: &str, target: f64, files: &[&str], secrets: &[String], redactor
         "  redaction share of drain time {:.1} % (target <= {:.0} %): {}; measured throughput drop {:.1} %",
         share * 100.0,
         target * 100.0,
-        if share <= target {
-            "met"
-        } else {
-            "missed"
-        },
+        if share <= target { "met" } else { "missed" },
         drop * 100.0,
     );
 }
@@ -288,7 +286,19 @@ fn main() {
         "redact bench: rules compiled once in {:.1} ms",
         start.elapsed().as_secs_f64() * 1e3
     );
-    report("agent mix", TARGET_AGENT_MIX, AGENT_FILES, &secrets, &redactor);
-    report("token-dense worst case", TARGET_TOKEN_DENSE, DENSE_FILES, &secrets, &redactor);
+    report(
+        "agent mix",
+        TARGET_AGENT_MIX,
+        AGENT_FILES,
+        &secrets,
+        &redactor,
+    );
+    report(
+        "token-dense worst case",
+        TARGET_TOKEN_DENSE,
+        DENSE_FILES,
+        &secrets,
+        &redactor,
+    );
     adversarial(&redactor);
 }

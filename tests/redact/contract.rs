@@ -79,9 +79,15 @@ fn redaction_works_on_the_text_and_keeps_every_other_byte() {
     );
     // Nothing to redact: the very same text, borrowed.
     let clean = r#"{"a": 1.50, "a": [1e400]}"#;
-    assert!(r.redact_json(clean, &mut counts).is_err(), "1e400 is not sendable");
+    assert!(
+        r.redact_json(clean, &mut counts).is_err(),
+        "1e400 is not sendable"
+    );
     let clean = r#"{"a": 1.50, "a": [1e300]}"#;
-    assert!(matches!(r.redact_json(clean, &mut counts), Ok(Cow::Borrowed(_))));
+    assert!(matches!(
+        r.redact_json(clean, &mut counts),
+        Ok(Cow::Borrowed(_))
+    ));
 }
 
 #[test]

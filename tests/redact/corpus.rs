@@ -44,8 +44,8 @@ fn every_corpus_secret_is_redacted_inside_a_json_payload_too() {
     let r = default_redactor();
     let mut misses = Vec::new();
     for (rule, input, expected, n) in secret_cases() {
-        let payload = serde_json::to_string(&serde_json::json!({"tool_input": {"command": input}}))
-            .unwrap();
+        let payload =
+            serde_json::to_string(&serde_json::json!({"tool_input": {"command": input}})).unwrap();
         let mut counts = BTreeMap::new();
         let out = r.redact_json(&payload, &mut counts).unwrap();
         let got: Value = serde_json::from_str(&out).unwrap();
@@ -74,7 +74,12 @@ fn secrets_held_as_json_members_are_redacted_with_their_key() {
             ));
         }
     }
-    assert!(misses.is_empty(), "{} misses:\n{}", misses.len(), misses.join("\n"));
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
 }
 
 fn clean_files() -> Vec<PathBuf> {

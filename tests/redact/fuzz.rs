@@ -20,12 +20,58 @@ fn redactor() -> &'static Redactor {
 }
 
 const FRAGMENTS: &[&str] = &[
-    "Authorization: Basic ", "Cookie: ", "Set-Cookie: a=", "Bearer ", "bearer\t", "key=",
-    "KEY: ", "password=", "\"api_key\": \"", "\\\"", "\\", "\"", "'", "`", "ghp_", "x__ghp_",
-    "github_pat_", "sk-", "sk-ant-", "sk_live_", "AKIA", "ASIA", "xoxb-1-", "AIza", "npm_",
-    "eyJ", ".eyJ", "-----BEGIN RSA PRIVATE KEY-----", "-----END", "://", "u:p@", "<private>",
-    "</private>", "${X}", "é", "漢字", "🦀", "\n", "\r\n", "\t", " ", ";", "=", ":", "_", "-",
-    "/", "+", "0123456789", "abcdefghij", "ABCDEFGHIJKLMNOP", "Zq8Xr2Lm0pT4vN7c",
+    "Authorization: Basic ",
+    "Cookie: ",
+    "Set-Cookie: a=",
+    "Bearer ",
+    "bearer\t",
+    "key=",
+    "KEY: ",
+    "password=",
+    "\"api_key\": \"",
+    "\\\"",
+    "\\",
+    "\"",
+    "'",
+    "`",
+    "ghp_",
+    "x__ghp_",
+    "github_pat_",
+    "sk-",
+    "sk-ant-",
+    "sk_live_",
+    "AKIA",
+    "ASIA",
+    "xoxb-1-",
+    "AIza",
+    "npm_",
+    "eyJ",
+    ".eyJ",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END",
+    "://",
+    "u:p@",
+    "<private>",
+    "</private>",
+    "${X}",
+    "é",
+    "漢字",
+    "🦀",
+    "\n",
+    "\r\n",
+    "\t",
+    " ",
+    ";",
+    "=",
+    ":",
+    "_",
+    "-",
+    "/",
+    "+",
+    "0123456789",
+    "abcdefghij",
+    "ABCDEFGHIJKLMNOP",
+    "Zq8Xr2Lm0pT4vN7c",
 ];
 
 fn text() -> impl Strategy<Value = String> {
@@ -41,10 +87,22 @@ fn text() -> impl Strategy<Value = String> {
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(&[
-            "password", "DB_PASSWORD", "api_key", "Authorization", "cookie", "Set-Cookie",
-            "token", "command", "stdout", "PGPASSWORD", "client_secret", "",
-        ][..])
+        prop::sample::select(
+            &[
+                "password",
+                "DB_PASSWORD",
+                "api_key",
+                "Authorization",
+                "cookie",
+                "Set-Cookie",
+                "token",
+                "command",
+                "stdout",
+                "PGPASSWORD",
+                "client_secret",
+                "",
+            ][..]
+        )
         .prop_map(str::to_owned),
         text(),
     ]

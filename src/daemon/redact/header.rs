@@ -46,7 +46,9 @@ pub fn credentials(h: Header, value: &str, out: &mut Vec<Range<usize>>) {
             let rest = &value[start..];
             // `Scheme credentials`: the scheme is a word (`Basic`, `AWS4-HMAC-SHA256`).
             let cut = match rest.find([' ', '\t']) {
-                Some(i) if is_scheme(&rest[..i]) => i + (rest[i..].len() - rest[i..].trim_start().len()),
+                Some(i) if is_scheme(&rest[..i]) => {
+                    i + (rest[i..].len() - rest[i..].trim_start().len())
+                }
                 _ => 0,
             };
             push(out, value, start + cut, start + rest.trim_end().len());
