@@ -4,6 +4,7 @@
 //! that `store` keeps in the outbox, so a restart or an outage changes nothing. Never
 //! decides what leaves the machine: spans hold raw captured strings, redacted on the way out.
 
+mod close;
 pub mod facts;
 pub mod ids;
 mod pair;

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::close::{close, close_session, close_turn, close_where, finish};
 use super::{Assembled, Event, Mark, OWN_CALL_PREFIX, Session, Span, SpanKind, State, pair};
 use crate::shared::vocabulary::Kind;
 
@@ -279,88 +280,10 @@ fn subagent_parent(state: &State, sid: &str, turn: i64, agent: &str) -> Option<(
         .map(|call| (SpanKind::Tool, call))
 }
 
-fn finish(s: &mut Span, end_ms: i64, carrier: i64, incomplete: bool) {
-    s.end_ms = Some(end_ms.max(s.start_ms));
-    s.end_event = Some(carrier);
-    s.incomplete = incomplete;
-}
-
 /// A start whose span is open or already closed in this turn adds nothing.
 fn known(state: &State, sid: &str, turn: i64, kind: SpanKind, call: &str) -> bool {
     find(state, sid, turn, kind, Some(call)).is_some()
         || state
             .done
             .contains(&(sid.to_owned(), turn, kind, Some(call.to_owned())))
-}
-
-/// Close a span: out it goes, and its key is remembered while its turn is open.
-fn close(state: &mut State, s: Span, out: &mut Assembled) {
-    let turn_open = state
-        .sessions
-        .get(&s.session)
-        .is_some_and(|x| x.open_turn == Some(s.turn));
-    if turn_open && s.kind != SpanKind::Turn {
-        state.done.insert(s.key());
-    }
-    out.closed.push(s);
-}
-
-/// Close every open span `pick` selects, incomplete.
-fn close_where(
-    state: &mut State,
-    pick: impl Fn(&Span) -> bool,
-    end_ms: i64,
-    carrier: i64,
-    out: &mut Assembled,
-) {
-    let (closing, open): (Vec<Span>, Vec<Span>) = std::mem::take(&mut state.open)
-        .into_iter()
-        .partition(|s| pick(s));
-    state.open = open;
-    for mut s in closing {
-        finish(&mut s, end_ms, carrier, true);
-        close(state, s, out);
-    }
-}
-
-/// End turn `n` of `sid`: its own span `complete` or not, whatever still runs in it
-/// incomplete.
-fn close_turn(
-    state: &mut State,
-    sid: &str,
-    n: i64,
-    end_ms: i64,
-    carrier: i64,
-    complete: bool,
-    out: &mut Assembled,
-) {
-    let before = out.closed.len();
-    close_where(
-        state,
-        |s| s.session == sid && s.turn == n,
-        end_ms,
-        carrier,
-        out,
-    );
-    if complete {
-        for s in &mut out.closed[before..] {
-            if s.kind == SpanKind::Turn {
-                s.incomplete = false;
-            }
-        }
-    }
-    end_turn(state, sid);
-}
-
-/// `sid` has no open turn any more, and forgets what closed in it.
-fn end_turn(state: &mut State, sid: &str) {
-    if let Some(session) = state.sessions.get_mut(sid) {
-        session.open_turn = None;
-    }
-    state.done.retain(|k| k.0 != sid);
-}
-
-fn close_session(state: &mut State, sid: &str, end_ms: i64, carrier: i64, out: &mut Assembled) {
-    close_where(state, |s| s.session == sid, end_ms, carrier, out);
-    end_turn(state, sid);
 }
