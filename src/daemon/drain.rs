@@ -288,6 +288,11 @@ impl Daemon {
             self.spill_checked = Instant::now();
             self.import_spills();
         }
+        if self.sink.is_none() && self.work {
+            // No claims without a sink: assemble anyway, for the local history's kinds,
+            // calls and turns.
+            self.before_claim()?;
+        }
         if self.limit_check_due() {
             self.enforce_limit();
         }
