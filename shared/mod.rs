@@ -1,8 +1,9 @@
 //! The one module all three binaries share: data-home paths, the outbox store, the event
-//! record and its vocabulary, the JSON scanner, spill files, the pid/lock file, the health
-//! record and configuration.
+//! record, its vocabulary and its assembly into tool calls, turns and spans, the JSON
+//! scanner, spill files, the pid/lock file, the health record and configuration.
 //! Synchronous by design: std, rusqlite, serde, dirs, libc only (no tokio, reqwest, bpaf).
 
+pub mod assemble;
 pub mod config;
 pub mod event;
 pub mod health;

@@ -38,8 +38,8 @@ pub enum PidFileError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PidRecord {
     pub pid: i32,
-    /// Start time of the process in clock ticks since boot (`/proc/<pid>/stat`, field 22):
-    /// with the pid, it names one process even after the pid is reused.
+    /// Start time of the process (see `process_start_time`): with the pid, it names one
+    /// process even after the pid is reused. Compared only on the machine that wrote it.
     pub start_time: Option<u64>,
     pub version: String,
     pub started_ms: i64,
@@ -61,18 +61,29 @@ impl PidRecord {
         match (self.start_time, process_start_time(self.pid)) {
             (Some(recorded), Some(live)) => recorded == live,
             (Some(_), None) => false,
-            // No /proc here: the best left is existence.
+            // No start time where this was written: the best left is existence.
             (None, _) => super::sys::process_exists(self.pid),
         }
     }
 }
 
-/// Start time of a process from `/proc/<pid>/stat`, if it exists.
+/// Start time of a process, if it exists: an opaque number, the same for as long as the
+/// process lives and different for the next process given its pid. On Linux (and wherever
+/// else `/proc/<pid>/stat` exists), clock ticks since boot (field 22); on macOS,
+/// microseconds since the epoch from the kernel's process table. `None` elsewhere.
+#[cfg(not(target_os = "macos"))]
 pub fn process_start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// See the other `process_start_time`. Written against the libc crate's macOS items
+/// (`proc_pidinfo`, `PROC_PIDTBSDINFO`, `proc_bsdinfo`).
+#[cfg(target_os = "macos")]
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    super::sys::process_start_micros(pid)
 }
 
 /// The held lock. Dropping it releases the lock (and the kernel does so if we die).
@@ -256,6 +267,29 @@ mod tests {
         assert!(lock.is_some(), "a start gave up because of a probe");
         // A daemon (an exclusive holder) still turns a second start away.
         assert!(PidLock::acquire(&paths).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_start_time_tells_a_reused_pid_from_the_process_that_wrote_the_record() {
+        let me = std::process::id() as i32;
+        let mine = process_start_time(me).expect("this process has a start time");
+        assert_eq!(process_start_time(me), Some(mine), "stable while it lives");
+        let mut rec = PidRecord::for_this_process();
+        assert_eq!(rec.start_time, Some(mine));
+        assert!(rec.is_live_process());
+        rec.start_time = Some(mine + 1);
+        assert!(!rec.is_live_process(), "same pid, another start: not ours");
+
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let theirs = process_start_time(pid).expect("a live child has a start time");
+        assert!(theirs >= mine, "started after us: {theirs} < {mine}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(process_start_time(pid), None, "a reaped process has none");
     }
 
     #[test]

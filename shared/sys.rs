@@ -1,5 +1,6 @@
 //! The only `unsafe` in difflore: thin wrappers over the libc calls std does not offer
-//! (umask, signals, fork/setsid, descriptor hygiene). Each block states why it is sound.
+//! (umask, signals, fork/setsid, descriptor hygiene, a process's start time on macOS).
+//! Each block states why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -27,6 +28,44 @@ pub fn process_exists(pid: i32) -> bool {
     // never addresses a process group.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// When process `pid` started, in microseconds since the Unix epoch, from the kernel's
+/// own record (`proc_pidinfo`, `PROC_PIDTBSDINFO`): with the pid, it names one process even
+/// after the pid is reused. `None` when there is no such process, or it is not ours to
+/// inspect (the kernel answers only for the caller's own processes unless run as root).
+#[cfg(target_os = "macos")]
+pub fn process_start_micros(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let size = std::mem::size_of::<libc::proc_bsdinfo>();
+    let mut info = std::mem::MaybeUninit::<libc::proc_bsdinfo>::zeroed();
+    // SAFETY: the buffer is a zeroed `proc_bsdinfo` that outlives the call, and the size
+    // passed is its own, so the kernel writes at most that many bytes into it.
+    let written = unsafe {
+        libc::proc_pidinfo(
+            pid,
+            libc::PROC_PIDTBSDINFO,
+            0,
+            info.as_mut_ptr().cast(),
+            size as libc::c_int,
+        )
+    };
+    // Anything but the whole structure (0 or -1 on error, less on a kernel mismatch) is
+    // no answer.
+    if usize::try_from(written).ok()? != size {
+        return None;
+    }
+    // SAFETY: all-zero bytes are a valid `proc_bsdinfo` (integers and byte arrays only),
+    // and the kernel filled in the rest.
+    let info = unsafe { info.assume_init() };
+    if info.pbi_start_tvsec == 0 {
+        return None;
+    }
+    info.pbi_start_tvsec
+        .checked_mul(1_000_000)?
+        .checked_add(info.pbi_start_tvusec)
 }
 
 /// The signals difflore sends; a closed set so no caller can pass a raw number.

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
+use super::spans::OutSpan;
 use crate::shared::config::Config;
 
 /// One event as it leaves the machine. `row` stays local (the outbox id to acknowledge);
@@ -33,6 +34,9 @@ pub struct OutEvent {
     pub tool: Option<String>,
     pub received_at: String,
     pub payload: Box<RawValue>,
+    /// The spans this event closes, for the OTLP traces signal (no other sink sends them).
+    #[serde(skip)]
+    pub spans: Vec<OutSpan>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +86,11 @@ impl Preparer {
             tool: row.tool.map(|v| self.field("tool", v, counts)),
             received_at: humantime::format_rfc3339_millis(at).to_string(),
             payload,
+            spans: row
+                .spans
+                .into_iter()
+                .map(|s| OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts)))
+                .collect(),
         })
     }
 
@@ -124,6 +133,7 @@ mod tests {
             tool: Some(format!("mcp__x__{text} ")),
             payload: format!(r#"{{"k":"{text}"}}"#).into_bytes(),
             size: 0,
+            spans: Vec::new(),
         }
     }
 

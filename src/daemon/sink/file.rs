@@ -21,15 +21,7 @@ impl FileSink {
         for ev in events {
             let start = buf.len();
             serde_json::to_writer(&mut buf, ev).map_err(|e| self.failure(&e.to_string()))?;
-            // The payload keeps the agent's own formatting, newlines included (serde escapes
-            // those inside strings): compact the event so it stays one line.
-            if buf[start..].contains(&b'\n') {
-                let value: serde_json::Value = serde_json::from_slice(&buf[start..])
-                    .map_err(|e| self.failure(&e.to_string()))?;
-                buf.truncate(start);
-                serde_json::to_writer(&mut buf, &value)
-                    .map_err(|e| self.failure(&e.to_string()))?;
-            }
+            one_line(&mut buf, start);
             buf.push(b'\n');
         }
         let mut file = self.open()?;
@@ -77,6 +69,18 @@ impl FileSink {
     }
 }
 
+/// Make the event written from `start` one line. The payload keeps the agent's own layout,
+/// newlines included; a raw CR or LF in valid JSON can only be whitespace between tokens
+/// (inside a string JSON escapes them), so dropping those bytes changes nothing else:
+/// numbers keep their digits and duplicate keys stay, as no parse and re-print would.
+fn one_line(buf: &mut Vec<u8>, start: usize) {
+    if !buf[start..].iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        return;
+    }
+    let event = buf.split_off(start);
+    buf.extend(event.into_iter().filter(|b| !matches!(b, b'\n' | b'\r')));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +88,20 @@ mod tests {
 
     fn sink(path: PathBuf) -> FileSink {
         FileSink { path }
+    }
+
+    #[test]
+    fn a_pretty_printed_payload_becomes_one_line_with_every_digit_and_key() {
+        let event = "{\"event\":\"e\\nf\",\"payload\":{\r\n  \"n\": [2.50, -0, 123456789012345678901234567890],\n  \"a\": 1,\n  \"a\": \"x\\ny\"\n}\n}";
+        let mut buf = b"{\"before\":1}\n".to_vec();
+        let start = buf.len();
+        buf.extend_from_slice(event.as_bytes());
+        one_line(&mut buf, start);
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            "{\"before\":1}\n{\"event\":\"e\\nf\",\"payload\":{  \"n\": [2.50, -0, 123456789012345678901234567890],  \"a\": 1,  \"a\": \"x\\ny\"}}"
+        );
     }
 
     #[test]
