@@ -135,6 +135,15 @@ pub struct State {
     pub done: BTreeSet<Key>,
 }
 
+/// The span an event belongs to (`store::members`): its log record names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub session: String,
+    pub turn: i64,
+    pub kind: SpanKind,
+    pub call: Option<String>,
+}
+
 /// What an event is, written back to its row: its kind, the call it belongs to, its turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mark {
