@@ -4,6 +4,7 @@
 //! that `store` keeps in the outbox, so a restart or an outage changes nothing. Never
 //! decides what leaves the machine: spans hold raw captured strings, redacted on the way out.
 
+pub mod claimed;
 mod close;
 pub mod facts;
 pub mod ids;
@@ -135,7 +136,7 @@ pub struct State {
     pub done: BTreeSet<Key>,
 }
 
-/// The span an event belongs to (`store::members`): its log record names it.
+/// The span an event belongs to (`claimed::members`): its log record names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub session: String,

@@ -4,18 +4,18 @@
 //! marks, the spans and the cursor in one transaction, so a crash repeats a pass whole or
 //! not at all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use super::{Event, Facts, Member, Session, Span, SpanKind, State, assemble};
+use super::{Event, Facts, Session, Span, SpanKind, State, assemble};
 use crate::shared::store::{Outbox, StoreError};
-use crate::shared::vocabulary::{Kind, kind_of};
+use crate::shared::vocabulary::kind_of;
 
 const CURSOR: &str = "assembled_through";
 
-const SPAN_COLUMNS: &str = "session_id, turn, kind, call_id, parent_kind, parent_call, client, \
+pub(super) const SPAN_COLUMNS: &str = "session_id, turn, kind, call_id, parent_kind, parent_call, client, \
     name, model, start_event, start_ms, end_event, end_ms, failed, incomplete";
 
 /// What one pass did.
@@ -244,7 +244,7 @@ fn insert(tx: &Transaction, s: &Span) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn span(r: &Row) -> rusqlite::Result<Span> {
+pub(super) fn span(r: &Row) -> rusqlite::Result<Span> {
     let kind: String = r.get(2)?;
     let parent_kind: Option<String> = r.get(4)?;
     let parent_call: Option<String> = r.get(5)?;
@@ -266,80 +266,4 @@ fn span(r: &Row) -> rusqlite::Result<Span> {
         failed: r.get(13)?,
         incomplete: r.get(14)?,
     })
-}
-
-/// The closed spans each of `rows` carries out, by row.
-pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<HashMap<i64, Vec<Span>>, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let mut stmt = outbox
-        .conn()
-        .prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE end_event = ?1 ORDER BY id"
-        ))
-        .map_err(sql)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let spans = stmt
-            .query_map([row], span)
-            .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql)?;
-        if !spans.is_empty() {
-            out.insert(*row, spans);
-        }
-    }
-    Ok(out)
-}
-
-/// The span each of `rows` belongs to, by row, from the marks assembly wrote: a tool
-/// event's call (when its pre was captured), a subagent event's subagent, else its turn.
-pub fn members(outbox: &Outbox, rows: &[i64]) -> Result<HashMap<i64, Member>, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let conn = outbox.conn();
-    let mut marks = conn
-        .prepare_cached("SELECT session_id, kind, call_id, turn FROM events WHERE id = ?1")
-        .map_err(sql)?;
-    let mut pre = conn
-        .prepare_cached(
-            "SELECT 1 FROM events WHERE session_id = ?1 AND call_id = ?2 AND kind = 'tool.pre'
-             LIMIT 1",
-        )
-        .map_err(sql)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let mark = marks
-            .query_row([row], |r| {
-                let session: Option<String> = r.get(0)?;
-                let kind: Option<String> = r.get(1)?;
-                let call: Option<String> = r.get(2)?;
-                let turn: Option<i64> = r.get(3)?;
-                Ok((session, kind, call, turn))
-            })
-            .optional()
-            .map_err(sql)?;
-        let Some((Some(session), Some(kind), call, Some(turn))) = mark else {
-            continue;
-        };
-        let kind = Kind::parse(&kind);
-        let call = match (kind, call) {
-            (Kind::ToolPre, Some(c)) => Some((SpanKind::Tool, c)),
-            (Kind::ToolPost | Kind::ToolFailure, Some(c)) => pre
-                .exists(params![session, c])
-                .map_err(sql)?
-                .then_some((SpanKind::Tool, c)),
-            (Kind::SubagentStart | Kind::SubagentStop, Some(c)) => Some((SpanKind::Subagent, c)),
-            _ => None,
-        };
-        let (kind, call) = call.map_or((SpanKind::Turn, None), |(k, c)| (k, Some(c)));
-        out.insert(
-            *row,
-            Member {
-                session,
-                turn,
-                kind,
-                call,
-            },
-        );
-    }
-    Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::shared::assemble::{self, Member, SpanKind, ids, store};
+use crate::shared::assemble::{self, Member, SpanKind, claimed, ids, store};
 use crate::shared::store::{Outbox, StoreError};
 
 use super::queue::Claimed;
@@ -125,8 +125,8 @@ pub fn assemble_all(
 pub fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<Vec<i64>, StoreError> {
     let through = store::cursor(outbox)?;
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();
-    let mut carried = store::carried_by(outbox, &rows)?;
-    let mut members = store::members(outbox, &rows)?;
+    let mut carried = claimed::carried_by(outbox, &rows)?;
+    let mut members = claimed::members(outbox, &rows)?;
     for row in batch.iter_mut() {
         row.spans = carried.remove(&row.id).unwrap_or_default();
         row.member = members.remove(&row.id);
