@@ -103,18 +103,18 @@ pub fn ids_of(member: &Member, install: &str) -> ([u8; 16], [u8; 8]) {
 }
 
 /// Fold every row not yet assembled into the span tables, a transaction per
-/// `ROWS_PER_PASS`. Returns how many spans closed.
+/// `ROWS_PER_PASS`. Returns how many rows were read.
 pub fn assemble_all(
     outbox: &Outbox,
     now_ms: i64,
     close_after: Duration,
 ) -> Result<usize, StoreError> {
-    let mut closed = 0;
+    let mut read = 0;
     loop {
         let pass = store::run(outbox, now_ms, close_after, ROWS_PER_PASS)?;
-        closed += pass.closed;
+        read += pass.read;
         if pass.read < ROWS_PER_PASS {
-            return Ok(closed);
+            return Ok(read);
         }
     }
 }
