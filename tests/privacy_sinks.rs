@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Every «marked» secret of the corpus, and each line's text without the marks.
-fn corpus() -> (Vec<String>, Vec<String>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redact/secrets.txt");
+/// Every «marked» secret of a corpus file, and each line's text without the marks.
+fn corpus(file: &str) -> (Vec<String>, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/redact")
+        .join(file);
     let text = std::fs::read_to_string(path).unwrap();
     let (mut secrets, mut lines) = (Vec::new(), Vec::new());
     for line in text
@@ -40,8 +42,20 @@ fn corpus() -> (Vec<String>, Vec<String>) {
     (secrets, lines)
 }
 
-/// One event per corpus line, the line in every field the hook lifts into the envelope.
-fn plant(sb: &Sandbox, lines: &[String]) {
+/// One event per corpus line, the line in every field the hook lifts into the envelope;
+/// then one per JSON member case (members.txt), as the tool's input.
+fn plant(sb: &Sandbox, lines: &[String], members: &[String]) {
+    for member in members {
+        let input: Value = serde_json::from_str(member).unwrap();
+        let payload = json!({
+            "hook_event_name": "PreToolUse",
+            "session_id": "s-members",
+            "tool_name": "mcp__db__query",
+            "tool_input": input,
+        });
+        let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
     for line in lines {
         let payload = json!({
             "hook_event_name": line,
@@ -134,17 +148,19 @@ fn bodies(c: &Collector) -> Vec<Value> {
 
 #[test]
 fn no_sink_sends_a_planted_secret_in_any_field() {
-    let (secrets, lines) = corpus();
+    let (mut secrets, lines) = corpus("secrets.txt");
+    let (member_secrets, members) = corpus("members.txt");
     assert!(
-        secrets.len() > 50,
+        secrets.len() > 50 && member_secrets.len() > 10,
         "the corpus is where the secrets come from"
     );
-    let n = lines.len();
+    secrets.extend(member_secrets);
+    let n = lines.len() + members.len();
 
     // difflore's JSON over HTTP.
     let sb = Sandbox::new();
     write_config(&sb, "");
-    plant(&sb, &lines);
+    plant(&sb, &lines, &members);
     let c = Collector::start();
     drain(&sb, &c.url(), &[], || c.events().len() >= n);
     assert_clean("the JSON sink", &bodies(&c), &secrets);
@@ -152,7 +168,7 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
     // The NDJSON file.
     let sb = Sandbox::new();
     write_config(&sb, "");
-    plant(&sb, &lines);
+    plant(&sb, &lines, &members);
     let file = sb.dir.path().join("out.ndjson");
     let url = format!("file://{}", file.display());
     let read = || std::fs::read_to_string(&file).unwrap_or_default();
@@ -167,7 +183,7 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
     for protocol in ["http/json", "http/protobuf"] {
         let sb = Sandbox::new();
         write_config(&sb, "");
-        plant(&sb, &lines);
+        plant(&sb, &lines, &members);
         let sessions = plant_sessions(&sb, &lines);
         let c = Collector::start();
         let url = format!("otlp+http://127.0.0.1:{}", c.port);
