@@ -11,6 +11,8 @@ mod common;
 
 #[path = "hook_daemon_props/inputs.rs"]
 mod inputs;
+#[path = "hook_daemon_props/nasty.rs"]
+mod nasty;
 #[path = "hook_daemon_props/tokens.rs"]
 mod tokens;
 
@@ -48,7 +50,7 @@ fn setting(name: &str, default: u64) -> u64 {
 fn run(redact: bool) {
     let seed = setting("DIFFLORE_PROPS_SEED", DEFAULT_SEED) ^ u64::from(redact);
     let mut rng = Rng::new(seed);
-    let mut cases = inputs::fixed();
+    let mut cases = nasty::fixed();
     let generated = setting("DIFFLORE_PROPS_CASES", DEFAULT_CASES as u64) as usize;
     cases.extend(inputs::generated(&mut rng, generated));
 
