@@ -6,8 +6,8 @@
 pub enum Token {
     /// An object key, decoded (so `"\u00e9"` and `"é"` are the same key).
     Key(String),
-    /// A string value, decoded; `None` once masked (see `mask_values`).
-    Str(Option<String>),
+    /// A string value, decoded.
+    Str(String),
     /// A number exactly as written.
     Num(String),
     /// `true`, `false`, `null`.
@@ -41,7 +41,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 out.push(if bytes.get(j) == Some(&b':') {
                     Token::Key(decoded)
                 } else {
-                    Token::Str(Some(decoded))
+                    Token::Str(decoded)
                 });
                 i = end;
             }
@@ -65,17 +65,6 @@ pub fn tokens(text: &str) -> Vec<Token> {
         }
     }
     out
-}
-
-/// The tokens with every string value masked: what redaction may change.
-pub fn mask_values(tokens: Vec<Token>) -> Vec<Token> {
-    tokens
-        .into_iter()
-        .map(|t| match t {
-            Token::Str(_) => Token::Str(None),
-            other => other,
-        })
-        .collect()
 }
 
 /// The numbers alone, in order.
