@@ -83,6 +83,9 @@ pub struct Config {
     pub gzip: bool,
     /// OTLP: which signals an OTLP endpoint receives (`logs`, `traces`).
     pub otlp_signals: Vec<String>,
+    /// Traces: a session silent this long has its open spans closed, marked incomplete.
+    #[serde(deserialize_with = "human_duration")]
+    pub span_close_after: Duration,
     /// OTLP settings, the same as the `OTEL_EXPORTER_OTLP_*` variables they win over; a
     /// signal's own key wins over the general one.
     pub otlp_protocol: Option<String>,
@@ -126,6 +129,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             gzip: true,
             otlp_signals: vec!["logs".into(), "traces".into()],
+            span_close_after: crate::shared::assemble::DEFAULT_CLOSE_AFTER,
             otlp_protocol: None,
             otlp_logs_protocol: None,
             otlp_traces_protocol: None,
@@ -287,6 +291,16 @@ impl Config {
             {
                 return Err(invalid(key, format!("{v:?}"), "\"gzip\" or \"none\""));
             }
+        }
+        if self.span_close_after < Duration::from_secs(1) {
+            return Err(invalid(
+                "span_close_after",
+                format!(
+                    "{:?}",
+                    humantime::format_duration(self.span_close_after).to_string()
+                ),
+                "a duration of at least 1s",
+            ));
         }
         if self.otlp_timeout.is_some_and(|t| t.is_zero()) {
             return Err(invalid(

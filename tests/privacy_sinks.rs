@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Every «marked» secret of the corpus, and each line's text without the marks.
-fn corpus() -> (Vec<String>, Vec<String>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redact/secrets.txt");
+/// Every «marked» secret of a corpus file, and each line's text without the marks.
+fn corpus(file: &str) -> (Vec<String>, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/redact")
+        .join(file);
     let text = std::fs::read_to_string(path).unwrap();
     let (mut secrets, mut lines) = (Vec::new(), Vec::new());
     for line in text
@@ -40,8 +42,20 @@ fn corpus() -> (Vec<String>, Vec<String>) {
     (secrets, lines)
 }
 
-/// One event per corpus line, the line in every field the hook lifts into the envelope.
-fn plant(sb: &Sandbox, lines: &[String]) {
+/// One event per corpus line, the line in every field the hook lifts into the envelope;
+/// then one per JSON member case (members.txt), as the tool's input.
+fn plant(sb: &Sandbox, lines: &[String], members: &[String]) {
+    for member in members {
+        let input: Value = serde_json::from_str(member).unwrap();
+        let payload = json!({
+            "hook_event_name": "PreToolUse",
+            "session_id": "s-members",
+            "tool_name": "mcp__db__query",
+            "tool_input": input,
+        });
+        let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
     for line in lines {
         let payload = json!({
             "hook_event_name": line,
@@ -53,6 +67,35 @@ fn plant(sb: &Sandbox, lines: &[String]) {
         let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
         assert!(out.status.success(), "{}", common::stderr(&out));
     }
+}
+
+/// One Claude Code session per corpus line, the line in every field a span is built from
+/// (session, tool name, call id, model, subagent id and type), so that the traces signal
+/// has spans to send: a turn, a failing tool call, a Task call and its subagent. Returns
+/// how many events it queued.
+fn plant_sessions(sb: &Sandbox, lines: &[String]) -> usize {
+    let mut n = 0;
+    for line in lines {
+        let events = [
+            json!({"hook_event_name": "UserPromptSubmit", "prompt": line, "model": line}),
+            json!({"hook_event_name": "PreToolUse", "tool_name": line, "tool_use_id": line,
+                   "tool_input": {"command": line}, "model": line}),
+            json!({"hook_event_name": "PreToolUse", "tool_name": "Task", "tool_use_id": "t"}),
+            json!({"hook_event_name": "SubagentStart", "agent_id": line, "agent_type": line}),
+            json!({"hook_event_name": "SubagentStop", "agent_id": line}),
+            json!({"hook_event_name": "PostToolUse", "tool_name": "Task", "tool_use_id": "t"}),
+            json!({"hook_event_name": "PostToolUseFailure", "tool_name": line,
+                   "tool_use_id": line, "error": line}),
+            json!({"hook_event_name": "Stop"}),
+        ];
+        for mut payload in events {
+            payload["session_id"] = json!(line);
+            let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Every string in `v`, object keys included.
@@ -99,23 +142,25 @@ fn bodies(c: &Collector) -> Vec<Value> {
     c.requests()
         .iter()
         .filter(|r| r.status == 200)
-        .map(|r| otlp_support::any_body(&r.body))
+        .map(|r| otlp_support::any_body(&r.path, &r.body))
         .collect()
 }
 
 #[test]
 fn no_sink_sends_a_planted_secret_in_any_field() {
-    let (secrets, lines) = corpus();
+    let (mut secrets, lines) = corpus("secrets.txt");
+    let (member_secrets, members) = corpus("members.txt");
     assert!(
-        secrets.len() > 50,
+        secrets.len() > 50 && member_secrets.len() > 10,
         "the corpus is where the secrets come from"
     );
-    let n = lines.len();
+    secrets.extend(member_secrets);
+    let n = lines.len() + members.len();
 
     // difflore's JSON over HTTP.
     let sb = Sandbox::new();
     write_config(&sb, "");
-    plant(&sb, &lines);
+    plant(&sb, &lines, &members);
     let c = Collector::start();
     drain(&sb, &c.url(), &[], || c.events().len() >= n);
     assert_clean("the JSON sink", &bodies(&c), &secrets);
@@ -123,7 +168,7 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
     // The NDJSON file.
     let sb = Sandbox::new();
     write_config(&sb, "");
-    plant(&sb, &lines);
+    plant(&sb, &lines, &members);
     let file = sb.dir.path().join("out.ndjson");
     let url = format!("file://{}", file.display());
     let read = || std::fs::read_to_string(&file).unwrap_or_default();
@@ -134,15 +179,31 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
         .collect();
     assert_clean("the file sink", &sent, &secrets);
 
-    // OTLP in each encoding.
+    // OTLP in each encoding, logs and traces.
     for protocol in ["http/json", "http/protobuf"] {
         let sb = Sandbox::new();
         write_config(&sb, "");
-        plant(&sb, &lines);
+        plant(&sb, &lines, &members);
+        let sessions = plant_sessions(&sb, &lines);
         let c = Collector::start();
         let url = format!("otlp+http://127.0.0.1:{}", c.port);
         let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)];
-        drain(&sb, &url, &env, || c.events().len() >= n);
+        drain(&sb, &url, &env, || c.events().len() >= n + sessions);
+        let traces: Vec<Value> = c
+            .requests()
+            .iter()
+            .filter(|r| r.status == 200 && r.path == "/v1/traces")
+            .map(|r| otlp_support::any_body(&r.path, &r.body))
+            .collect();
+        let spans: usize = traces
+            .iter()
+            .flat_map(|t| t["resourceSpans"].as_array().cloned().unwrap_or_default())
+            .flat_map(|r| r["scopeSpans"].as_array().cloned().unwrap_or_default())
+            .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+            .sum();
+        // A turn, two tool calls and a subagent per session.
+        assert_eq!(spans, 4 * lines.len(), "{protocol}: every span arrived");
+        assert_clean(&format!("{protocol} traces"), &traces, &secrets);
         assert_clean(protocol, &bodies(&c), &secrets);
     }
 }

@@ -37,10 +37,7 @@ pub fn run(
 ) -> Result<Pass, StoreError> {
     let sql = |e| outbox.sql(e);
     let conn = outbox.conn();
-    let cursor: i64 = outbox
-        .meta(CURSOR)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let cursor = cursor(outbox)?;
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, received_ms, client, event, session_id, tool, payload, state
@@ -116,6 +113,14 @@ pub fn run(
         read,
         closed: done.closed.len(),
     })
+}
+
+/// The last row assembled.
+pub fn cursor(outbox: &Outbox) -> Result<i64, StoreError> {
+    Ok(outbox
+        .meta(CURSOR)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
 }
 
 /// Every open span, the keys of spans closed in open turns, and the sessions of those spans

@@ -22,7 +22,7 @@ impl Daemon {
     /// Claim and deliver one batch. Returns whether more rows may be waiting.
     pub(super) async fn drain_batch(&mut self) -> Result<bool, StoreError> {
         let now = now_ms();
-        let batch = queue::claim(
+        let mut batch = queue::claim(
             &self.outbox,
             now,
             self.config.batch_max_events,
@@ -33,6 +33,26 @@ impl Daemon {
             return Ok(false);
         }
         self.wrote = true;
+        if self.sink.as_ref().is_some_and(Sink::sends_spans) {
+            // Claimed rows must not stay claimed: on an error back they go, and the loop
+            // pauses.
+            match super::spans::attach(&self.outbox, &mut batch) {
+                Ok(late) if !late.is_empty() => {
+                    // Inserted after the last assembly: sent later, with their spans.
+                    batch.retain(|c| !late.contains(&c.id));
+                    self.record(Record::Release(late));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let ids = batch.iter().map(|c| c.id).collect();
+                    self.record(Record::Release(ids));
+                    return Err(e);
+                }
+            }
+            if batch.is_empty() {
+                return Ok(true);
+            }
+        }
         let mut events = Vec::with_capacity(batch.len());
         for row in batch {
             let id = row.id;

@@ -228,7 +228,10 @@ impl Daemon {
                 }
             }
             if self.work && self.gate.ready(now_ms()) && self.ledger.is_settled() {
-                self.before_claim();
+                if let Err(e) = self.before_claim() {
+                    self.store_trouble(&e);
+                    continue;
+                }
                 if let Err(e) = self.drain_batch().await {
                     self.store_trouble(&e);
                 }
@@ -245,8 +248,16 @@ impl Daemon {
     }
 
     /// Runs before each claim: whatever must be in the outbox before rows are claimed
-    /// (span assembly, transcript usage) is called from here, once per claim.
-    pub(super) fn before_claim(&mut self) {}
+    /// (span assembly, transcript usage) is called from here, once per claim. Until it
+    /// succeeds nothing is claimed, so no row leaves without the spans it closes.
+    pub(super) fn before_claim(&mut self) -> Result<(), StoreError> {
+        let closed =
+            super::spans::assemble_all(&self.outbox, now_ms(), self.config.span_close_after)?;
+        if closed > 0 {
+            self.wrote = true;
+        }
+        Ok(())
+    }
 
     /// SIGUSR1: look for work now and skip any backoff wait (but not a missing endpoint).
     fn flush_now(&mut self) {
@@ -276,6 +287,11 @@ impl Daemon {
         if self.spill_checked.elapsed() >= SPILL_EVERY {
             self.spill_checked = Instant::now();
             self.import_spills();
+        }
+        if self.sink.is_none() && self.work {
+            // No claims without a sink: assemble anyway, for the local history's kinds,
+            // calls and turns.
+            self.before_claim()?;
         }
         if self.limit_check_due() {
             self.enforce_limit();

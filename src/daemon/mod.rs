@@ -18,6 +18,7 @@ pub mod redact;
 pub mod secret;
 pub mod signals;
 pub mod sink;
+pub mod spans;
 pub mod trim;
 
 use std::rc::Rc;

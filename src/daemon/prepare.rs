@@ -4,6 +4,7 @@
 //! Sinks only encode what this record holds; none of them ever sees the raw row. Must not
 //! reorder, drop or re-identify events.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
+use super::spans::OutSpan;
 use crate::shared::config::Config;
 
 /// One event as it leaves the machine. `row` stays local (the outbox id to acknowledge);
@@ -32,6 +34,9 @@ pub struct OutEvent {
     pub tool: Option<String>,
     pub received_at: String,
     pub payload: Box<RawValue>,
+    /// The spans this event closes, for the OTLP traces signal (no other sink sends them).
+    #[serde(skip)]
+    pub spans: Vec<OutSpan>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,36 +86,33 @@ impl Preparer {
             tool: row.tool.map(|v| self.field("tool", v, counts)),
             received_at: humantime::format_rfc3339_millis(at).to_string(),
             payload,
+            spans: row
+                .spans
+                .into_iter()
+                .map(|s| OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts)))
+                .collect(),
         })
     }
 
     /// THE envelope call site: one captured string field, judged with its key.
     fn field(&self, key: &str, value: String, counts: &mut Counts) -> String {
-        if !self.redactor.is_enabled() {
-            return value;
-        }
-        let _ = key;
-        let mut v = serde_json::Value::String(value);
-        self.redactor.redact_value(&mut v, counts);
-        match v {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
+        match self.redactor.redact_field(key, &value, counts) {
+            Cow::Borrowed(_) => value,
+            Cow::Owned(redacted) => redacted,
         }
     }
 
     /// THE payload call site: every string of the payload, keys and values, passes the
-    /// redactor. With `redact = false` the captured bytes go out as they are.
-    fn payload(
-        &self,
-        raw: String,
-        counts: &mut Counts,
-    ) -> Result<Box<RawValue>, serde_json::Error> {
-        if !self.redactor.is_enabled() {
-            return RawValue::from_string(raw);
-        }
-        let mut value: serde_json::Value = serde_json::from_str(&raw)?;
-        self.redactor.redact_value(&mut value, counts);
-        serde_json::value::to_raw_value(&value)
+    /// redactor, on the JSON text, so every other byte (numbers digit for digit,
+    /// duplicate keys) goes out as captured. With `redact = false` the captured bytes go
+    /// out as they are.
+    fn payload(&self, raw: String, counts: &mut Counts) -> Result<Box<RawValue>, String> {
+        let text = match self.redactor.redact_json(&raw, counts) {
+            Ok(Cow::Borrowed(_)) => raw,
+            Ok(Cow::Owned(redacted)) => redacted,
+            Err(e) => return Err(e.to_string()),
+        };
+        RawValue::from_string(text).map_err(|e| e.to_string())
     }
 }
 
@@ -131,6 +133,7 @@ mod tests {
             tool: Some(format!("mcp__x__{text} ")),
             payload: format!(r#"{{"k":"{text}"}}"#).into_bytes(),
             size: 0,
+            spans: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 
+use crate::shared::assemble::Span;
 use crate::shared::store::{Outbox, StoreError};
 
 /// Per-event bytes the envelope adds around a payload, for the batch byte cap.
@@ -21,6 +22,8 @@ pub struct Claimed {
     pub tool: Option<String>,
     pub payload: Vec<u8>,
     pub size: i64,
+    /// The closed spans this row carries out (`spans::attach`, after the claim).
+    pub spans: Vec<Span>,
 }
 
 /// Every in-flight row back to pending: at start (we hold the lock, so no other drainer
@@ -80,6 +83,7 @@ pub fn claim(
                     // Stored as text by the hook; read bytes so a blob cannot fail the claim.
                     payload: r.get_ref(7)?.as_bytes()?.to_vec(),
                     size: r.get(8)?,
+                    spans: Vec::new(),
                 })
             },
         )

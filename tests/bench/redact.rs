@@ -1,9 +1,10 @@
 //! `make bench`: what secret redaction costs the drain. Seeded batches of agent payloads
 //! (mostly clean, a few secrets, a few large tool outputs) go through the drain's
-//! per-event work (parse the stored JSON, build and serialize the upload body) without
-//! and with redaction. Target: redaction at most 20 % of drain time, on the agent mix
-//! (files like this repository's own); the token-dense batch (every file full of
-//! `token`, `password`, `api_key`) shows the worst case.
+//! per-event work (take the stored JSON text as the payload, build and serialize the
+//! upload body) without and with redaction, which works on the JSON text as the daemon's
+//! `Preparer` does. Targets: redaction at most 15 % of drain time on the agent mix (files
+//! like this repository's own), at most 30 % on the token-dense batch (every file full of
+//! `token`, `password`, `api_key`).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -11,12 +12,14 @@ use std::time::{Duration, Instant};
 
 use difflore::daemon::redact::Redactor;
 use difflore::shared::config::Config;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 const EVENTS: usize = 2000;
 const BATCH: usize = 500;
 const ROUNDS: usize = 15;
-const TARGET_SHARE: f64 = 0.20;
+const TARGET_AGENT_MIX: f64 = 0.15;
+const TARGET_TOKEN_DENSE: f64 = 0.30;
 
 /// Ordinary source an agent reads and edits: this repository's own foundation files,
 /// plus two files from the clean redaction corpus that read credentials from the
@@ -162,12 +165,19 @@ fn drain(payloads: &[String], redactor: Option<&Redactor>) -> (Duration, BTreeMa
     for (b, chunk) in payloads.chunks(BATCH).enumerate() {
         let mut events = Vec::with_capacity(chunk.len());
         for (i, text) in chunk.iter().enumerate() {
-            let mut value: Value = serde_json::from_str(text).expect("bench payload parses");
-            if let Some(r) = redactor {
-                let start = Instant::now();
-                r.redact_value(&mut value, &mut counts);
-                in_redactor += start.elapsed();
-            }
+            let text = match redactor {
+                Some(r) => {
+                    let start = Instant::now();
+                    let out = r
+                        .redact_json(text, &mut counts)
+                        .expect("bench payload is JSON");
+                    let out = out.into_owned();
+                    in_redactor += start.elapsed();
+                    out
+                }
+                None => text.clone(),
+            };
+            let value = RawValue::from_string(text).expect("bench payload parses");
             events.push(json!({
                 "id": b * BATCH + i,
                 "client": "claude-code",
@@ -203,7 +213,7 @@ fn measure(
 }
 
 /// Runs one batch and prints its figures.
-fn report(label: &str, files: &[&str], secrets: &[String], redactor: &Redactor) {
+fn report(label: &str, target: f64, files: &[&str], secrets: &[String], redactor: &Redactor) {
     let mut rng = Lcg(0x5eed_d1ff_10e0);
     let payloads: Vec<String> = (0..EVENTS)
         .map(|i| payload(&mut rng, i, files, secrets))
@@ -232,12 +242,8 @@ fn report(label: &str, files: &[&str], secrets: &[String], redactor: &Redactor) 
     println!(
         "  redaction share of drain time {:.1} % (target <= {:.0} %): {}; measured throughput drop {:.1} %",
         share * 100.0,
-        TARGET_SHARE * 100.0,
-        if share <= TARGET_SHARE {
-            "met"
-        } else {
-            "missed"
-        },
+        target * 100.0,
+        if share <= target { "met" } else { "missed" },
         drop * 100.0,
     );
 }
@@ -255,6 +261,9 @@ fn adversarial(redactor: &Redactor) {
         "https://u:p@",
         "eyJ",
         "AKIA",
+        "x__ghp_",
+        "Authorization: Basic ",
+        "Cookie: a=b;",
     ];
     println!("adversarial strings, 1 MiB each:");
     for unit in units {
@@ -277,7 +286,19 @@ fn main() {
         "redact bench: rules compiled once in {:.1} ms",
         start.elapsed().as_secs_f64() * 1e3
     );
-    report("agent mix (target)", AGENT_FILES, &secrets, &redactor);
-    report("token-dense worst case", DENSE_FILES, &secrets, &redactor);
+    report(
+        "agent mix",
+        TARGET_AGENT_MIX,
+        AGENT_FILES,
+        &secrets,
+        &redactor,
+    );
+    report(
+        "token-dense worst case",
+        TARGET_TOKEN_DENSE,
+        DENSE_FILES,
+        &secrets,
+        &redactor,
+    );
     adversarial(&redactor);
 }

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Number, Value};
 
 /// An OTLP logs request in either encoding: OTLP/JSON, else protobuf.
@@ -21,6 +23,41 @@ pub fn decode(body: &[u8]) -> ExportLogsServiceRequest {
             String::from_utf8_lossy(body)
         )
     })
+}
+
+/// An OTLP traces request in either encoding: OTLP/JSON, else protobuf.
+pub fn decode_traces(body: &[u8]) -> ExportTraceServiceRequest {
+    if let Ok(req) = serde_json::from_slice(body) {
+        return req;
+    }
+    prost::Message::decode(body).unwrap_or_else(|e| {
+        panic!(
+            "neither an OTLP/JSON nor a protobuf traces request: {e}\n{}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+/// Every span, in order.
+pub fn spans(req: &ExportTraceServiceRequest) -> Vec<&Span> {
+    req.resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect()
+}
+
+/// Attributes as key → JSON value (strings, integers, booleans).
+pub fn attrs(attrs: &[KeyValue]) -> BTreeMap<String, Value> {
+    attrs
+        .iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map_or(Value::Null, to_json),
+            )
+        })
+        .collect()
 }
 
 /// Every log record, in order.
@@ -84,8 +121,14 @@ pub fn field<'a>(body: &'a AnyValue, key: &str) -> &'a AnyValue {
 }
 
 /// Any request body as JSON: difflore's JSON and OTLP/JSON as they are, an OTLP protobuf
-/// logs request decoded with the official messages and shown in its OTLP/JSON mapping.
-pub fn any_body(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| serde_json::to_value(decode(body)).expect("an OTLP request as JSON"))
+/// request (traces when `path` says so, else logs) decoded with the official messages and
+/// shown in its OTLP/JSON mapping.
+pub fn any_body(path: &str, body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| {
+        if path.ends_with("/v1/traces") {
+            serde_json::to_value(decode_traces(body)).expect("an OTLP request as JSON")
+        } else {
+            serde_json::to_value(decode(body)).expect("an OTLP request as JSON")
+        }
+    })
 }

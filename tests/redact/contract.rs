@@ -9,7 +9,7 @@ use difflore::daemon::redact::{RedactError, Redactor};
 use difflore::shared::config::{Config, ExtraRule};
 use serde_json::json;
 
-use crate::default_redactor;
+use crate::{default_redactor, redact_json};
 
 #[test]
 fn keys_and_values_are_redacted_at_any_depth() {
@@ -25,7 +25,7 @@ fn keys_and_values_are_redacted_at_any_depth() {
         github: {"nested": aws},
     });
     let mut counts = BTreeMap::new();
-    r.redact_value(&mut payload, &mut counts);
+    payload = redact_json(&r, &payload, &mut counts);
     let text = payload.to_string();
     assert!(!text.contains(github) && !text.contains(aws), "{text}");
     assert_eq!(
@@ -49,27 +49,45 @@ fn keys_and_values_are_redacted_at_any_depth() {
 }
 
 #[test]
-fn keys_redacted_to_the_same_text_keep_both_values() {
+fn redaction_works_on_the_text_and_keeps_every_other_byte() {
     let r = default_redactor();
-    let mut payload = json!({
-        "AKIAQZ75BU8787C5WDR3": 1,
-        "AKIAB0IIBFPIDTC4ICOL": 2,
-    });
+    // Duplicate keys (both redacted to one text, and plain ones), numbers beyond f64's
+    // digits, trailing zeros, exponents, escapes and odd whitespace.
+    let input = concat!(
+        "{ \"AKIAQZ75BU8787C5WDR3\": 1, \"AKIAB0IIBFPIDTC4ICOL\" :2,",
+        "\"n\":123456789012345678901234567890,\"p\":2.50,\"e\":1E+2,\"z\":-0,",
+        "\"d\":1,\"d\":2,\t\"u\":\"caf\\u00e9 \\ud83d\\ude00\",",
+        "\"password\":\"Tr0ub4dor&3xyzzyQ\"}\n"
+    );
     let mut counts = BTreeMap::new();
-    r.redact_value(&mut payload, &mut counts);
-    let map = payload.as_object().unwrap();
-    assert_eq!(map.len(), 2, "{payload}");
-    assert!(
-        map.contains_key("[REDACTED:aws-access-key-id]"),
-        "{payload}"
+    let out = r.redact_json(input, &mut counts).unwrap();
+    assert_eq!(
+        out,
+        concat!(
+            "{ \"[REDACTED:aws-access-key-id]\": 1, \"[REDACTED:aws-access-key-id]\" :2,",
+            "\"n\":123456789012345678901234567890,\"p\":2.50,\"e\":1E+2,\"z\":-0,",
+            "\"d\":1,\"d\":2,\t\"u\":\"caf\\u00e9 \\ud83d\\ude00\",",
+            "\"password\":\"[REDACTED:secret-assignment]\"}\n"
+        )
     );
-    assert!(
-        map.contains_key("[REDACTED:aws-access-key-id]#2"),
-        "{payload}"
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            ("aws-access-key-id".to_owned(), 2),
+            ("secret-assignment".to_owned(), 1)
+        ])
     );
-    let mut values: Vec<_> = map.values().cloned().collect();
-    values.sort_by_key(|v| v.as_i64());
-    assert_eq!(values, [json!(1), json!(2)]);
+    // Nothing to redact: the very same text, borrowed.
+    let clean = r#"{"a": 1.50, "a": [1e400]}"#;
+    assert!(
+        r.redact_json(clean, &mut counts).is_err(),
+        "1e400 is not sendable"
+    );
+    let clean = r#"{"a": 1.50, "a": [1e300]}"#;
+    assert!(matches!(
+        r.redact_json(clean, &mut counts),
+        Ok(Cow::Borrowed(_))
+    ));
 }
 
 #[test]
@@ -78,7 +96,7 @@ fn private_blocks_are_dropped_across_lines() {
     let input = "before <private>my\nhome address\n</private> after <PRIVATE>x</PRIVATE>.";
     let mut value = json!({ "prompt": input });
     let mut counts = BTreeMap::new();
-    r.redact_value(&mut value, &mut counts);
+    value = redact_json(&r, &value, &mut counts);
     assert_eq!(value, json!({ "prompt": "before  after ." }));
     assert_eq!(counts, BTreeMap::from([("private".to_owned(), 2)]));
     // Cut off before its end tag: the rest stays home.
@@ -89,12 +107,12 @@ fn private_blocks_are_dropped_across_lines() {
 fn counts_grow_by_one_per_match() {
     let r = default_redactor();
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl";
-    let mut value = json!([
+    let value = json!([
         format!("{jwt} and {jwt}"),
         format!("AKIAQZ75BU8787C5WDR3 {jwt}"),
     ]);
     let mut counts = BTreeMap::from([("jwt".to_owned(), 10)]);
-    r.redact_value(&mut value, &mut counts);
+    redact_json(&r, &value, &mut counts);
     assert_eq!(
         counts,
         BTreeMap::from([("aws-access-key-id".to_owned(), 1), ("jwt".to_owned(), 13)])
@@ -161,7 +179,7 @@ fn redact_false_is_a_no_op() {
     let original = json!({"AKIAQZ75BU8787C5WDR3": "<private>x</private> AKIAQZ75BU8787C5WDR3"});
     let mut value = original.clone();
     let mut counts = BTreeMap::new();
-    r.redact_value(&mut value, &mut counts);
+    value = redact_json(&r, &value, &mut counts);
     assert_eq!(value, original);
     assert!(counts.is_empty());
     assert!(matches!(
@@ -223,7 +241,7 @@ fn a_secret_inside_a_private_block_goes_with_the_block() {
     let mut value =
         json!("keep <private>AKIAQZ75BU8787C5WDR3\nmore</private> AKIAB0IIBFPIDTC4ICOL");
     let mut counts = BTreeMap::new();
-    r.redact_value(&mut value, &mut counts);
+    value = redact_json(&r, &value, &mut counts);
     assert_eq!(value, json!("keep  [REDACTED:aws-access-key-id]"));
     assert_eq!(
         counts,

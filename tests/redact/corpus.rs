@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::{default_redactor, fixtures, secret_cases};
+use crate::{default_redactor, fixtures, member_cases, redact_json, secret_cases};
 
 #[test]
 fn every_corpus_secret_is_redacted_under_its_rule() {
@@ -17,7 +17,7 @@ fn every_corpus_secret_is_redacted_under_its_rule() {
     for (rule, input, expected, n) in &cases {
         let mut value = Value::String(input.clone());
         let mut counts = BTreeMap::new();
-        r.redact_value(&mut value, &mut counts);
+        value = redact_json(&r, &value, &mut counts);
         let got = value.as_str().unwrap();
         if got != expected || counts != BTreeMap::from([(rule.clone(), *n)]) {
             misses.push(format!(
@@ -37,6 +37,49 @@ fn every_corpus_secret_is_redacted_under_its_rule() {
         let examples = cases.iter().filter(|c| c.0 == *rule).count();
         assert!(examples >= 3, "rule {rule} has only {examples} examples");
     }
+}
+
+#[test]
+fn every_corpus_secret_is_redacted_inside_a_json_payload_too() {
+    let r = default_redactor();
+    let mut misses = Vec::new();
+    for (rule, input, expected, n) in secret_cases() {
+        let payload =
+            serde_json::to_string(&serde_json::json!({"tool_input": {"command": input}})).unwrap();
+        let mut counts = BTreeMap::new();
+        let out = r.redact_json(&payload, &mut counts).unwrap();
+        let got: Value = serde_json::from_str(&out).unwrap();
+        if got["tool_input"]["command"] != expected.as_str()
+            || counts != BTreeMap::from([(rule.clone(), n)])
+        {
+            misses.push(format!("rule {rule}: {input}\n  got {out} {counts:?}"));
+        }
+    }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+}
+
+#[test]
+fn secrets_held_as_json_members_are_redacted_with_their_key() {
+    let r = default_redactor();
+    let cases = member_cases();
+    assert!(cases.len() >= 12, "{} member cases", cases.len());
+    let mut misses = Vec::new();
+    for (rule, input, expected, n) in &cases {
+        serde_json::from_str::<Value>(input).expect("members.txt lines are JSON");
+        let mut counts = BTreeMap::new();
+        let got = r.redact_json(input, &mut counts).unwrap();
+        if got != *expected || counts != BTreeMap::from([(rule.clone(), *n)]) {
+            misses.push(format!(
+                "rule {rule}\n  input:    {input}\n  expected: {expected}\n  got:      {got}\n  counts:   {counts:?}"
+            ));
+        }
+    }
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
 }
 
 fn clean_files() -> Vec<PathBuf> {
@@ -65,12 +108,15 @@ fn clean_corpus_passes_through_unchanged() {
             }
         }
         if path.extension().is_some_and(|e| e == "json") {
-            let mut value: Value = serde_json::from_str(&text).unwrap();
-            let before = value.clone();
+            // As a payload: the JSON text itself, each value judged with its key.
             let mut counts = BTreeMap::new();
-            r.redact_value(&mut value, &mut counts);
-            if value != before || !counts.is_empty() {
-                false_positives.push(format!("{}: as JSON, {counts:?}", path.display()));
+            let out = r.redact_json(&text, &mut counts).unwrap();
+            if let Cow::Owned(changed) = out {
+                let first_diff = diff_line(&text, &changed);
+                false_positives.push(format!(
+                    "{}: as JSON, {counts:?}: {first_diff}",
+                    path.display()
+                ));
             }
         }
     }

@@ -4,11 +4,14 @@
 
 mod contract;
 mod corpus;
+mod fuzz;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use difflore::daemon::redact::Redactor;
 use difflore::shared::config::Config;
+use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redact")
@@ -16,6 +19,13 @@ pub fn fixtures() -> PathBuf {
 
 pub fn default_redactor() -> Redactor {
     Redactor::new(&Config::default()).unwrap()
+}
+
+/// `value` as the daemon sends it: its JSON text through `Redactor::redact_json`.
+pub fn redact_json(r: &Redactor, value: &Value, counts: &mut BTreeMap<String, u64>) -> Value {
+    let text = value.to_string();
+    let out = r.redact_json(&text, counts).expect("valid JSON");
+    serde_json::from_str(&out).expect("redaction keeps the JSON valid")
 }
 
 /// `\n` is a newline and `\\` a backslash; any other backslash stays as it is.
@@ -38,9 +48,18 @@ fn unescape(line: &str) -> String {
     out
 }
 
-/// (rule, input, expected output, number of secrets) for each corpus line.
+/// (rule, input, expected output, number of secrets) for each line of secrets.txt.
 pub fn secret_cases() -> Vec<(String, String, String, u64)> {
-    let text = std::fs::read_to_string(fixtures().join("secrets.txt")).unwrap();
+    cases("secrets.txt")
+}
+
+/// The same for members.txt, whose inputs are JSON texts.
+pub fn member_cases() -> Vec<(String, String, String, u64)> {
+    cases("members.txt")
+}
+
+fn cases(file: &str) -> Vec<(String, String, String, u64)> {
+    let text = std::fs::read_to_string(fixtures().join(file)).unwrap();
     let mut cases = Vec::new();
     for line in text
         .lines()

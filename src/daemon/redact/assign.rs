@@ -160,14 +160,39 @@ pub fn admits(text: &str, a: &Assignment<'_>) -> Option<Verdict> {
             return None;
         }
     }
+    judge(class, a.key_text, value, a.quoted)
+}
+
+/// Whether a JSON member's string value holds a secret, judged with its key
+/// (`{"password": "…"}`, `{"DB_PASSWORD": "…"}`): as a quoted assignment is judged.
+pub fn admits_member(key: &str, value: &str) -> Option<Verdict> {
+    if key.len() > MAX_KEY || value.len() > MAX_VALUE || value.is_empty() {
+        return None;
+    }
+    let class = key_class(key)?;
+    // A value spanning lines is a document, not a credential; blanks are prose unless
+    // the key asks for a password, where a passphrase of a few words has them.
+    let blanks = value.bytes().filter(|&b| b == b' ' || b == b'\t').count();
+    if value.contains(['\n', '\r'])
+        || (blanks > 0 && (class == KeyClass::Token || blanks > MAX_PASSPHRASE_BLANKS))
+    {
+        return None;
+    }
+    judge(class, key, value, true)
+}
+
+/// More blanks than this under a password key make a sentence, not a passphrase.
+const MAX_PASSPHRASE_BLANKS: usize = 4;
+
+fn judge(class: KeyClass, key: &str, value: &str, quoted: bool) -> Option<Verdict> {
     let shaped = match class {
         KeyClass::Password => looks_like_password(value),
         KeyClass::Token => looks_random(value),
     };
-    if !shaped || is_placeholder(value) || (a.quoted && is_field_name(value)) {
+    if !shaped || is_placeholder(value) || (quoted && is_field_name(value)) {
         return None;
     }
-    Some(if is_aws_secret_key(a.key_text, value) {
+    Some(if is_aws_secret_key(key, value) {
         Verdict::AwsSecretKey
     } else {
         Verdict::Secret

@@ -76,8 +76,8 @@ const NOT_SECRET: &[&str] = &[
 ];
 
 /// Whether `key` names a secret, and which kind. The keyword must be the whole name or
-/// start a new word in it: after `_`, `-` or `.`, at a camelCase hump, or after a glue
-/// word. A bare `key`, `pass` or `pwd` is too common (maps, React lists, the shell's
+/// start a new word in it: after `_`, `-` or `.`, at a camelCase hump, after a glue
+/// word, or anywhere for the long words (`PGPASSWORD`). A bare `key`, `pass` or `pwd` is too common (maps, React lists, the shell's
 /// working directory) to count alone.
 pub fn key_class(key: &str) -> Option<KeyClass> {
     let key = key.trim_start_matches(['-', '.', '_']).as_bytes();
@@ -98,7 +98,8 @@ pub fn key_class(key: &str) -> Option<KeyClass> {
                 prefix.len() >= g.len()
                     && prefix[prefix.len() - g.len()..].eq_ignore_ascii_case(g.as_bytes())
             };
-            hump || GLUE.iter().any(glued)
+            // `PGPASSWORD`, `rootpasswd`: the long words name a secret glued to anything.
+            hump || word.len() >= 6 || GLUE.iter().any(glued)
         }
     };
     if !starts_word {
@@ -146,6 +147,8 @@ mod tests {
             assert!(key_class(key).is_some(), "{key}");
         }
         assert_eq!(key_class("db_pass"), Some(KeyClass::Password));
+        assert_eq!(key_class("PGPASSWORD"), Some(KeyClass::Password));
+        assert_eq!(key_class("clientsecret"), Some(KeyClass::Token));
         for key in [
             "key",
             "monkey",

@@ -1,12 +1,14 @@
-//! Secret redaction applied by the daemon to every payload before upload: keys and values
-//! of every JSON string become `[REDACTED:<rule>]` where a rule matches, and
-//! `<private>…</private>` blocks vanish. Compiled once per daemon from the config; never
+//! Secret redaction applied by the daemon to everything that leaves the machine: in a JSON
+//! text every string, keys and values (each value judged with its key too), becomes
+//! `[REDACTED:<rule>]` where a rule matches, `<private>…</private>` blocks vanish, and
+//! every other byte stays as captured. Compiled once per daemon from the config; never
 //! touches the outbox, the network or the log (counts go back to the caller).
 
 mod anchors;
 mod assign;
 mod entropy;
 mod gate;
+mod header;
 mod keyname;
 mod rules;
 mod scan;
@@ -16,9 +18,9 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use regex_automata::meta;
-use serde_json::Value;
 
 use crate::shared::config::Config;
+use crate::shared::json::{JsonError, Role, rewrite_strings};
 use gate::Gate;
 use rules::{BUILTIN, PRIVATE};
 use scan::{Hit, Scanner};
@@ -79,6 +81,7 @@ impl Redactor {
                 rules::Find::AtScheme(p) => scan::Find::AtScheme(compile(p)?),
                 rules::Find::Assignment => scan::Find::Assignment,
                 rules::Find::AwsAssignment => scan::Find::AwsAssignment,
+                rules::Find::Header => scan::Find::Header,
             };
             rules.push(scan::Rule::new(
                 b.name.to_owned(),
@@ -140,81 +143,59 @@ impl Redactor {
         self.enabled
     }
 
-    /// Redact every string in `value`, object keys included, in place; add one to
-    /// `counts[rule]` per redaction.
-    pub fn redact_value(&self, value: &mut Value, counts: &mut BTreeMap<String, u64>) {
+    /// A JSON text with its secrets replaced: every string token, object keys included,
+    /// and each value judged with the key it sits under as well as on its own
+    /// (`{"password": "…"}`). Every other byte stays as captured: numbers digit for
+    /// digit, duplicate keys, whitespace. Adds one to `counts[rule]` per redaction.
+    /// Borrowed when nothing matched; an error when `text` is not JSON a sink can send.
+    pub fn redact_json<'a>(
+        &self,
+        text: &'a str,
+        counts: &mut BTreeMap<String, u64>,
+    ) -> Result<Cow<'a, str>, JsonError> {
         if !self.enabled {
-            return;
+            return Ok(Cow::Borrowed(text));
         }
-        match value {
-            Value::String(s) => {
-                if let Cow::Owned(new) = self.redact_counted(s, counts) {
-                    *s = new;
-                }
+        rewrite_strings(text, |token| {
+            let key = match token.role {
+                Role::Key => None,
+                Role::Value => token.key,
+            };
+            match self.redact_in(key, token.text, counts) {
+                Cow::Owned(new) => Some(new),
+                Cow::Borrowed(_) => None,
             }
-            Value::Array(items) => {
-                for item in items {
-                    self.redact_value(item, counts);
-                }
-            }
-            Value::Object(map) => {
-                for item in map.values_mut() {
-                    self.redact_value(item, counts);
-                }
-                self.redact_keys(map, counts);
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
+        })
     }
 
-    /// A map's keys cannot be changed in place: when one needs redacting, rebuild the map.
-    /// Two keys redacted to the same text get `#2`, `#3`… so no value is lost.
-    fn redact_keys(
+    /// One named value outside any JSON (an envelope field such as `cwd`), judged with
+    /// its name as a JSON member's value is.
+    pub fn redact_field<'a>(
         &self,
-        map: &mut serde_json::Map<String, Value>,
+        key: &str,
+        value: &'a str,
         counts: &mut BTreeMap<String, u64>,
-    ) {
-        // Allocated only when some key changes: most objects have none to redact.
-        let mut renamed: Vec<Option<String>> = Vec::new();
-        for (i, key) in map.keys().enumerate() {
-            if let Cow::Owned(new) = self.redact_counted(key, counts) {
-                renamed.resize(map.len(), None);
-                renamed[i] = Some(new);
-            }
-        }
-        if renamed.is_empty() {
-            return;
-        }
-        let old = std::mem::take(map);
-        for ((key, item), new) in old.into_iter().zip(renamed) {
-            let mut key = new.unwrap_or(key);
-            if map.contains_key(&key) {
-                let base = key.clone();
-                let mut n = 2;
-                while map.contains_key(&key) {
-                    key = format!("{base}#{n}");
-                    n += 1;
-                }
-            }
-            map.insert(key, item);
-        }
+    ) -> Cow<'a, str> {
+        self.redact_in(Some(key), value, counts)
     }
 
     /// `text` with its secrets replaced; borrowed when nothing matched.
     pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut scratch = BTreeMap::new();
-        self.redact_counted(text, &mut scratch)
+        self.redact_in(None, text, &mut scratch)
     }
 
-    fn redact_counted<'a>(
+    /// `text`, found under `key` when it has one, with its secrets replaced.
+    fn redact_in<'a>(
         &self,
+        key: Option<&str>,
         text: &'a str,
         counts: &mut BTreeMap<String, u64>,
     ) -> Cow<'a, str> {
         if !self.enabled {
             return Cow::Borrowed(text);
         }
-        let hits = self.hits(text);
+        let hits = self.hits(key, text);
         if hits.is_empty() {
             return Cow::Borrowed(text);
         }
@@ -238,9 +219,12 @@ impl Redactor {
     /// The stretches to replace, sorted by position. Where matches overlap the rule listed
     /// first keeps its match and the other is dropped: the specific rule knows where its
     /// token ends (`user:ghs_…@github.com` keeps `@github.com`), and `<private>` comes first.
-    fn hits(&self, text: &str) -> Vec<Hit> {
+    fn hits(&self, key: Option<&str>, text: &str) -> Vec<Hit> {
         let mut candidates = Vec::new();
         self.scanner.candidates(text, &mut candidates);
+        if let Some(key) = key {
+            self.scanner.member_candidates(key, text, &mut candidates);
+        }
         if candidates.is_empty() {
             return candidates;
         }

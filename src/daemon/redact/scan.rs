@@ -8,6 +8,7 @@ use regex_automata::{Anchored, Input, meta};
 use super::anchors::Anchors;
 use super::assign::{self, Verdict};
 use super::gate::Gate;
+use super::header;
 use super::rules::Quick;
 
 /// A stretch of a string to replace, and the rule (index) that names it.
@@ -23,6 +24,8 @@ pub enum Find {
     AtScheme(meta::Regex),
     Assignment,
     AwsAssignment,
+    /// Credential header lines (`header.rs`).
+    Header,
     /// A rule from the config: no anchors known, so it runs over the whole string.
     Everywhere(meta::Regex),
 }
@@ -53,7 +56,7 @@ impl Rule {
                 .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
                 .map(|(i, _)| i)
                 .collect(),
-            Find::Assignment | Find::AwsAssignment => Vec::new(),
+            Find::Assignment | Find::AwsAssignment | Find::Header => Vec::new(),
         };
         Rule {
             name,
@@ -70,6 +73,10 @@ pub struct Scanner {
     anchors: Anchors,
     /// The rule naming assignments of AWS secret keys, when the table has one.
     aws: Option<usize>,
+    /// The rules naming secrets judged by their key (`secret-assignment`) and credential
+    /// headers (`http-credential`), when the table has them.
+    assignment: Option<usize>,
+    header: Option<usize>,
     rules: Vec<Rule>,
 }
 
@@ -79,9 +86,15 @@ impl Scanner {
         let aws = rules
             .iter()
             .position(|r| matches!(r.find, Find::AwsAssignment));
+        let assignment = rules
+            .iter()
+            .position(|r| matches!(r.find, Find::Assignment));
+        let header = rules.iter().position(|r| matches!(r.find, Find::Header));
         Ok(Scanner {
             anchors: Anchors::new(anchors)?,
             aws,
+            assignment,
+            header,
             rules,
         })
     }
@@ -101,10 +114,11 @@ impl Scanner {
             // One byte on, not past the literal: anchors may overlap (`…-sk-proj…`).
             progress.from = at + 1;
             for &rule in rules {
-                if matches!(self.rules[rule].find, Find::Assignment) {
-                    self.assignment(rule, text, at, &mut progress, out);
-                } else {
-                    self.search(rule, text, at, &mut progress, out);
+                match self.rules[rule].find {
+                    Find::Assignment => self.assignment(rule, text, at, &mut progress, out),
+                    // Not skipped past: a token rule names what the value holds.
+                    Find::Header => self.header_line(rule, text, at, out),
+                    _ => self.search(rule, text, at, &mut progress, out),
                 }
             }
         }
@@ -137,11 +151,11 @@ impl Scanner {
             }
         };
         progress.parsed_to = run.end;
-        // No token starts inside a run of word characters (they all begin at a word
-        // boundary), so unless a `-` or `.` follows in it, the search skips the run.
+        // No token starts after a letter or digit (rules.rs checks it), so unless a `_`,
+        // `-` or `.` follows in the run, the search skips it.
         if !text.as_bytes()[at..run.end]
             .iter()
-            .any(|&b| b == b'-' || b == b'.')
+            .any(|&b| matches!(b, b'_' | b'-' | b'.'))
         {
             progress.from = progress.from.max(run.end);
         }
@@ -160,6 +174,31 @@ impl Scanner {
             None => return,
         };
         out.push(hit(a.value.start, a.value.end, named));
+    }
+
+    /// The credential header line around the anchor at `at`.
+    fn header_line(&self, rule: usize, text: &str, at: usize, out: &mut Vec<Hit>) {
+        let mut spans = Vec::new();
+        header::line_credentials(text, at, &mut spans);
+        out.extend(spans.into_iter().map(|r| hit(r.start, r.end, rule)));
+    }
+
+    /// The secrets in `value` judged with the `key` it sits under: a JSON member's value
+    /// under a secret name (`{"password": …}`), or a credential header's. Added to
+    /// `out` with the candidates the text itself gives.
+    pub fn member_candidates(&self, key: &str, value: &str, out: &mut Vec<Hit>) {
+        if let (Some(h), Some(rule)) = (header::header(key), self.header) {
+            let mut spans = Vec::new();
+            header::credentials(h, value, &mut spans);
+            out.extend(spans.into_iter().map(|r| hit(r.start, r.end, rule)));
+            return;
+        }
+        let named = match (assign::admits_member(key, value), self.assignment) {
+            (Some(Verdict::AwsSecretKey), Some(rule)) => self.aws.unwrap_or(rule),
+            (Some(Verdict::Secret), Some(rule)) => rule,
+            _ => return,
+        };
+        out.push(hit(0, value.len(), named));
     }
 
     /// Rule `rule` at the anchor found at `at`.
@@ -198,7 +237,7 @@ impl Scanner {
                     Input::new(text).span(start..end).anchored(Anchored::Yes),
                 )
             }
-            Find::Assignment | Find::AwsAssignment | Find::Everywhere(_) => return,
+            Find::Assignment | Find::AwsAssignment | Find::Header | Find::Everywhere(_) => return,
         };
         // Most anchors fail within a few bytes: find the match first, groups only then.
         if let Some(m) = re.search(&input) {
@@ -216,7 +255,7 @@ impl Scanner {
         let r = &self.rules[rule];
         let re = match &r.find {
             Find::AtAnchor(re) | Find::AtScheme(re) | Find::Everywhere(re) => re,
-            Find::Assignment | Find::AwsAssignment => return,
+            Find::Assignment | Find::AwsAssignment | Find::Header => return,
         };
         let mut span = m.span();
         if !r.secret_groups.is_empty() {

@@ -41,6 +41,7 @@ mod tests {
             tool: None,
             received_at: "2025-01-01T00:00:00.000Z".into(),
             payload: RawValue::from_string(r#"{"a": [1, 2.50]}"#.into()).unwrap(),
+            spans: Vec::new(),
         };
         let body = String::from_utf8(JsonEncoder.encode(&[ev]).unwrap()).unwrap();
         assert_eq!(

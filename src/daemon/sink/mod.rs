@@ -63,6 +63,11 @@ impl Sink {
             Sink::File(s) => s.send(events),
         }
     }
+
+    /// Whether batches should carry their spans: only an OTLP sink with traces sends them.
+    pub fn sends_spans(&self) -> bool {
+        matches!(self, Sink::Otlp(s) if s.traces.is_some())
+    }
 }
 
 #[cfg(test)]
