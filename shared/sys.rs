@@ -141,9 +141,16 @@ pub fn redirect(source: RawFd, target: RawFd) -> io::Result<()> {
     }
 }
 
+/// Where this process's open descriptors are listed: macOS has no `/proc`, but its
+/// `/dev/fd` lists the caller's own descriptors the same way.
+#[cfg(target_os = "macos")]
+const OWN_FDS: &str = "/dev/fd";
+#[cfg(not(target_os = "macos"))]
+const OWN_FDS: &str = "/proc/self/fd";
+
 /// Close every inherited descriptor from 3 up, except those in `keep`.
 pub fn close_inherited_fds(keep: &[RawFd]) {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+    let Ok(dir) = std::fs::read_dir(OWN_FDS) else {
         return;
     };
     let fds: Vec<RawFd> = dir

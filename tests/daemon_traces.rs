@@ -17,7 +17,7 @@ use common::{Sandbox, fixture, wait_until};
 use difflore::shared::assemble::{SpanKind, ids};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use otlp_support::{attrs, decode_traces, spans};
+use otlp_support::{attrs, decode, decode_traces, records, spans, to_json};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -134,12 +134,67 @@ fn a_claude_code_session_arrives_as_one_trace_per_turn_across_a_restart() {
     run_until_delivered(&sb, &c);
     let (ok, refused) = arrived(&c);
     check_tree(&sb, &ok);
+    check_log_records(&sb, &c);
     // The retry re-sent the refused spans with the same ids, not new ones.
     let key = |s: &Span| (s.trace_id.clone(), s.span_id.clone(), s.name.clone());
     let sent: BTreeSet<_> = ok.iter().map(key).collect();
     assert!(!refused.is_empty(), "the first traces request was refused");
     assert!(refused.iter().all(|s| sent.contains(&key(s))));
     assert_eq!(sent.len(), ok.len(), "each span accepted once");
+}
+
+/// Each event's log record names the span it belongs to: its tool call, its subagent, else
+/// its turn; an event outside any turn names none.
+fn check_log_records(sb: &Sandbox, c: &Collector) {
+    let install = install_id(sb);
+    let span =
+        |turn, kind, call: Option<&str>| ids::span_id(&install, SESSION, turn, kind, call).to_vec();
+    let mut seen = BTreeMap::new();
+    for r in c
+        .requests()
+        .iter()
+        .filter(|r| r.status == 200 && r.path == "/v1/logs")
+    {
+        for rec in records(&decode(&r.body)) {
+            let body = to_json(rec.body.as_ref().unwrap());
+            let call = body["tool_use_id"].as_str().unwrap_or_default().to_owned();
+            seen.insert(
+                (rec.event_name.clone(), call),
+                (rec.trace_id.clone(), rec.span_id.clone()),
+            );
+        }
+    }
+    let trace = |turn| ids::trace_id(&install, SESSION, turn).to_vec();
+    let want = [
+        (("SessionStart", ""), (Vec::new(), Vec::new())),
+        (
+            ("PreToolUse", BASH),
+            (trace(1), span(1, SpanKind::Tool, Some(BASH))),
+        ),
+        (
+            ("PostToolUse", BASH),
+            (trace(1), span(1, SpanKind::Tool, Some(BASH))),
+        ),
+        (
+            ("PostToolUseFailure", EDIT),
+            (trace(1), span(1, SpanKind::Tool, Some(EDIT))),
+        ),
+        (
+            ("PostToolUse", TASK),
+            (trace(2), span(2, SpanKind::Tool, Some(TASK))),
+        ),
+        (
+            ("SubagentStart", ""),
+            (trace(2), span(2, SpanKind::Subagent, Some(AGENT))),
+        ),
+    ];
+    for ((event, call), ids) in want {
+        assert_eq!(
+            seen[&(event.to_owned(), call.to_owned())],
+            ids,
+            "{event} {call}"
+        );
+    }
 }
 
 fn check_tree(sb: &Sandbox, all: &[Span]) {

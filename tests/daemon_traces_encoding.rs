@@ -52,6 +52,7 @@ fn event(row: i64, spans: Vec<Raw>) -> OutEvent {
             .into_iter()
             .map(|s| OutSpan::build(s, "inst", |_, v| v))
             .collect(),
+        span: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn event(row: i64, event: &str, payload: &str, extra: Option<(&str, &str, &str)>
         received_at: String::new(),
         payload: RawValue::from_string(payload.to_owned()).unwrap(),
         spans: Vec::new(),
+        span: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! that `store` keeps in the outbox, so a restart or an outage changes nothing. Never
 //! decides what leaves the machine: spans hold raw captured strings, redacted on the way out.
 
+pub mod claimed;
 mod close;
 pub mod facts;
 pub mod ids;
@@ -133,6 +134,15 @@ pub struct State {
     pub sessions: BTreeMap<String, Session>,
     pub open: Vec<Span>,
     pub done: BTreeSet<Key>,
+}
+
+/// The span an event belongs to (`claimed::members`): its log record names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub session: String,
+    pub turn: i64,
+    pub kind: SpanKind,
+    pub call: Option<String>,
 }
 
 /// What an event is, written back to its row: its kind, the call it belongs to, its turn.

@@ -4,7 +4,7 @@
 //! marks, the spans and the cursor in one transaction, so a crash repeats a pass whole or
 //! not at all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -15,7 +15,7 @@ use crate::shared::vocabulary::kind_of;
 
 const CURSOR: &str = "assembled_through";
 
-const SPAN_COLUMNS: &str = "session_id, turn, kind, call_id, parent_kind, parent_call, client, \
+pub(super) const SPAN_COLUMNS: &str = "session_id, turn, kind, call_id, parent_kind, parent_call, client, \
     name, model, start_event, start_ms, end_event, end_ms, failed, incomplete";
 
 /// What one pass did.
@@ -244,7 +244,7 @@ fn insert(tx: &Transaction, s: &Span) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn span(r: &Row) -> rusqlite::Result<Span> {
+pub(super) fn span(r: &Row) -> rusqlite::Result<Span> {
     let kind: String = r.get(2)?;
     let parent_kind: Option<String> = r.get(4)?;
     let parent_call: Option<String> = r.get(5)?;
@@ -266,27 +266,4 @@ fn span(r: &Row) -> rusqlite::Result<Span> {
         failed: r.get(13)?,
         incomplete: r.get(14)?,
     })
-}
-
-/// The closed spans each of `rows` carries out, by row.
-pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<HashMap<i64, Vec<Span>>, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let mut stmt = outbox
-        .conn()
-        .prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE end_event = ?1 ORDER BY id"
-        ))
-        .map_err(sql)?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let spans = stmt
-            .query_map([row], span)
-            .map_err(sql)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql)?;
-        if !spans.is_empty() {
-            out.insert(*row, spans);
-        }
-    }
-    Ok(out)
 }

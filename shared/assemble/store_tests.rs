@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::store::{carried_by, run};
+use super::claimed::carried_by;
+use super::store::run;
 use super::*;
 use crate::shared::event::Fields;
 use crate::shared::paths::Paths;

@@ -251,9 +251,9 @@ impl Daemon {
     /// (span assembly, transcript usage) is called from here, once per claim. Until it
     /// succeeds nothing is claimed, so no row leaves without the spans it closes.
     pub(super) fn before_claim(&mut self) -> Result<(), StoreError> {
-        let closed =
+        let read =
             super::spans::assemble_all(&self.outbox, now_ms(), self.config.span_close_after)?;
-        if closed > 0 {
+        if read > 0 {
             self.wrote = true;
         }
         Ok(())

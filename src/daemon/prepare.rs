@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
-use super::spans::OutSpan;
+use super::spans::{self, OutSpan};
 use crate::shared::config::Config;
 
 /// One event as it leaves the machine. `row` stays local (the outbox id to acknowledge);
@@ -37,6 +37,9 @@ pub struct OutEvent {
     /// The spans this event closes, for the OTLP traces signal (no other sink sends them).
     #[serde(skip)]
     pub spans: Vec<OutSpan>,
+    /// The trace and span the event belongs to, for its OTLP log record.
+    #[serde(skip)]
+    pub span: Option<([u8; 16], [u8; 8])>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,10 @@ impl Preparer {
             .payload(raw, counts)
             .map_err(|e| format!("payload is not valid JSON: {e}"))?;
         let at = UNIX_EPOCH + Duration::from_millis(row.received_ms.max(0) as u64);
+        let span = row
+            .member
+            .as_ref()
+            .map(|m| spans::ids_of(m, &self.install_id));
         Ok(OutEvent {
             row: row.id,
             id: format!("{}-{}", self.install_id, row.id),
@@ -91,6 +98,7 @@ impl Preparer {
                 .into_iter()
                 .map(|s| OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts)))
                 .collect(),
+            span,
         })
     }
 
@@ -134,6 +142,7 @@ mod tests {
             payload: format!(r#"{{"k":"{text}"}}"#).into_bytes(),
             size: 0,
             spans: Vec::new(),
+            member: None,
         }
     }
 

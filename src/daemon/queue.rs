@@ -4,7 +4,7 @@
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 
-use crate::shared::assemble::Span;
+use crate::shared::assemble::{Member, Span};
 use crate::shared::store::{Outbox, StoreError};
 
 /// Per-event bytes the envelope adds around a payload, for the batch byte cap.
@@ -22,8 +22,10 @@ pub struct Claimed {
     pub tool: Option<String>,
     pub payload: Vec<u8>,
     pub size: i64,
-    /// The closed spans this row carries out (`spans::attach`, after the claim).
+    /// The closed spans this row carries out, and the span it belongs to
+    /// (`spans::attach`, after the claim).
     pub spans: Vec<Span>,
+    pub member: Option<Member>,
 }
 
 /// Every in-flight row back to pending: at start (we hold the lock, so no other drainer
@@ -84,6 +86,7 @@ pub fn claim(
                     payload: r.get_ref(7)?.as_bytes()?.to_vec(),
                     size: r.get(8)?,
                     spans: Vec::new(),
+                    member: None,
                 })
             },
         )

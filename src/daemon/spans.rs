@@ -1,11 +1,11 @@
 //! The daemon's side of trace assembly: run `shared::assemble` over new rows before each
 //! claim (so every claimed row already carries the spans it closes), hand each claimed row
-//! its spans, and the outgoing span record those become in `prepare`, every captured string
-//! in it redacted there. Never encodes or sends.
+//! its spans and the span it belongs to, and the outgoing span record those become in
+//! `prepare`, every captured string in it redacted there. Never encodes or sends.
 
 use std::time::Duration;
 
-use crate::shared::assemble::{self, SpanKind, ids, store};
+use crate::shared::assemble::{self, Member, SpanKind, claimed, ids, store};
 use crate::shared::store::{Outbox, StoreError};
 
 use super::queue::Claimed;
@@ -87,19 +87,34 @@ impl OutSpan {
     }
 }
 
+/// The trace and span ids of the span an event belongs to, for its log record.
+pub fn ids_of(member: &Member, install: &str) -> ([u8; 16], [u8; 8]) {
+    let session = member.session.as_str();
+    (
+        ids::trace_id(install, session, member.turn),
+        ids::span_id(
+            install,
+            session,
+            member.turn,
+            member.kind,
+            member.call.as_deref(),
+        ),
+    )
+}
+
 /// Fold every row not yet assembled into the span tables, a transaction per
-/// `ROWS_PER_PASS`. Returns how many spans closed.
+/// `ROWS_PER_PASS`. Returns how many rows were read.
 pub fn assemble_all(
     outbox: &Outbox,
     now_ms: i64,
     close_after: Duration,
 ) -> Result<usize, StoreError> {
-    let mut closed = 0;
+    let mut read = 0;
     loop {
         let pass = store::run(outbox, now_ms, close_after, ROWS_PER_PASS)?;
-        closed += pass.closed;
+        read += pass.read;
         if pass.read < ROWS_PER_PASS {
-            return Ok(closed);
+            return Ok(read);
         }
     }
 }
@@ -110,9 +125,11 @@ pub fn assemble_all(
 pub fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<Vec<i64>, StoreError> {
     let through = store::cursor(outbox)?;
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();
-    let mut carried = store::carried_by(outbox, &rows)?;
+    let mut carried = claimed::carried_by(outbox, &rows)?;
+    let mut members = claimed::members(outbox, &rows, &carried)?;
     for row in batch.iter_mut() {
         row.spans = carried.remove(&row.id).unwrap_or_default();
+        row.member = members.remove(&row.id);
     }
     Ok(rows.into_iter().filter(|id| *id > through).collect())
 }

@@ -42,6 +42,7 @@ mod tests {
             received_at: "2025-01-01T00:00:00.000Z".into(),
             payload: RawValue::from_string(r#"{"a": [1, 2.50]}"#.into()).unwrap(),
             spans: Vec::new(),
+            span: None,
         };
         let body = String::from_utf8(JsonEncoder.encode(&[ev]).unwrap()).unwrap();
         assert_eq!(

@@ -1,11 +1,11 @@
 //! The logs signal: one `ExportLogsServiceRequest` per batch, one log record per event with
-//! the outgoing record's fields as attributes and its payload as a structured body. Builds
-//! the official message from the `OutEvent` alone; never sends.
+//! the outgoing record's fields as attributes, its payload as a structured body, and the
+//! trace and span it belongs to when traces are sent. Builds the official message from the
+//! `OutEvent` alone; never sends.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use serde_json::Value;
 
 use super::any_value::{from_json, string};
 use super::{OutEvent, scope};
@@ -35,7 +35,7 @@ pub fn request(
 }
 
 fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Error> {
-    let body: Value = serde_json::from_str(ev.payload.get())?;
+    let body = from_json(ev.payload.get())?;
     let mut attributes = vec![
         string("difflore.event.id", &ev.id),
         string("difflore.client", &ev.client),
@@ -51,12 +51,18 @@ fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Erro
             attributes.push(string(key, value));
         }
     }
+    // The span the event belongs to, so a backend links the raw events to the trace.
+    let (trace_id, span_id) = ev
+        .span
+        .map_or((Vec::new(), Vec::new()), |(t, s)| (t.to_vec(), s.to_vec()));
     Ok(LogRecord {
         time_unix_nano: (ev.received_ms.max(0) as u64).saturating_mul(1_000_000),
         observed_time_unix_nano: observed_ns,
         event_name: ev.event.clone(),
         attributes,
-        body: Some(from_json(&body)),
+        body: Some(body),
+        trace_id,
+        span_id,
         ..LogRecord::default()
     })
 }
