@@ -1,6 +1,7 @@
-//! The drain loop: wait for work without spinning (a 50 ms `PRAGMA data_version` poll and
-//! signal wake-ups), gate sending on the sink's circuit, and keep house (spill import,
-//! heartbeat, WAL checkpoints). What happens to one batch lives in `deliver`.
+//! The drain loop: sleep until there is work (a hook's write to the outbox reported by the
+//! file-change watch, a signal, a backoff or checkpoint coming due, or the slow safety
+//! check), gate sending on the sink's circuit, and keep house (spill import, heartbeat, WAL
+//! checkpoints). What happens to one batch lives in `deliver`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -22,9 +23,8 @@ use super::secret::Secrets;
 use super::signals::Control;
 use super::sink::Sink;
 use super::trim::TrimState;
+use super::wake::{self, Wake};
 
-/// How often the loop looks for new rows when idle: well inside the 100 ms promise.
-const TICK: Duration = Duration::from_millis(50);
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
@@ -32,6 +32,8 @@ const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
 const SPILL_FILES_PER_PASS: usize = 256;
+/// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
+const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
 /// Whether the sink may be sent to, and from when.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +78,8 @@ pub struct Daemon {
     pub(super) trim: TrimState,
     /// Batch outcomes not yet written (the outbox was held by another process).
     pub(super) ledger: Ledger,
+    /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
+    wake: Wake,
 }
 
 impl Daemon {
@@ -90,6 +94,7 @@ impl Daemon {
         control: Rc<Control>,
     ) -> Result<Daemon, StoreError> {
         let data_version = queue::data_version(&outbox)?;
+        let wake = Wake::watch(&paths);
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -114,6 +119,7 @@ impl Daemon {
             secrets: Secrets::default(),
             trim: TrimState::default(),
             ledger: Ledger::default(),
+            wake,
         };
         daemon.configure();
         Ok(daemon)
@@ -209,8 +215,7 @@ impl Daemon {
 
     /// Serve until a stop is requested.
     pub async fn run(&mut self) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let idle_check = wake::idle_check();
         while !self.control.stopping() {
             if self.control.take_reload() {
                 self.reload();
@@ -240,11 +245,36 @@ impl Daemon {
                 tokio::task::yield_now().await;
                 continue;
             }
-            tokio::select! {
-                _ = self.control.woken() => {}
-                _ = tick.tick() => {}
+            let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
+            let safety_check = tokio::select! {
+                _ = self.control.woken() => false,
+                _ = self.wake.changed() => false,
+                _ = sleep => true,
+            };
+            if safety_check {
+                // Rows whose own backoff ran out, or written where no change was reported.
+                self.work = true;
             }
         }
+    }
+
+    /// When the idle loop must look again even if nothing wakes it: the safety check, the
+    /// gate's retry time, a checkpoint due once writes stop, outcomes still to record.
+    fn next_look(&self, idle_check: Duration) -> Instant {
+        let now = Instant::now();
+        let mut at = now + idle_check;
+        if let Some(retry_at) = self.gate.retry_at_ms {
+            let wait = u64::try_from(retry_at - now_ms()).unwrap_or(0);
+            at = at.min(now + Duration::from_millis(wait));
+        }
+        if self.wrote || self.heartbeats_written {
+            let due = self.checkpointed + IDLE_CHECKPOINT_GAP;
+            at = at.min(due.max(now + CHECKPOINT_RETRY));
+        }
+        if !self.ledger.is_settled() {
+            at = at.min(now + STORE_RETRY);
+        }
+        at
     }
 
     /// Runs before each claim: whatever must be in the outbox before rows are claimed
