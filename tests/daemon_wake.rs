@@ -25,7 +25,11 @@ fn idle_daemon(sb: &Sandbox, c: &Collector, env: &[(&str, &str)]) -> DaemonGuard
         }
     });
     // Idle: the start-up pass found nothing, so only a wake-up can send what comes next.
-    assert!(wait_until(LIMIT, || d.log_text().contains("delivering to")), "{}", d.log_text());
+    assert!(
+        wait_until(LIMIT, || d.log_text().contains("delivering to")),
+        "{}",
+        d.log_text()
+    );
     std::thread::sleep(Duration::from_millis(300));
     d
 }
@@ -35,13 +39,20 @@ fn a_hooks_write_wakes_the_idle_daemon_without_any_poll() {
     let sb = Sandbox::new();
     let c = Collector::start();
     let d = idle_daemon(&sb, &c, &[("DIFFLORE_IDLE_CHECK", "1h")]);
-    assert!(d.log_text().contains("waking on writes to the outbox"), "{}", d.log_text());
+    assert!(
+        d.log_text()
+            .contains("waking on writes to the outbox and the spill folder"),
+        "{}",
+        d.log_text()
+    );
     for i in 0..3 {
         let out = sb.hook(&["--client", "claude-code"], &event(&format!("w{i}")));
         assert!(out.status.success());
         assert!(
             wait_until(LIMIT, || c.accepted_count() == i + 1),
-            "event {i} was not woken for\n{}",
+            "event {i} was not woken for (hook said {:?}; spill folder {:?})\n{}",
+            common::stderr(&out),
+            std::fs::read_dir(sb.home().join("spill")).map(|d| d.count()),
             d.log_text()
         );
     }
@@ -56,10 +67,18 @@ fn without_a_watch_the_safety_check_still_finds_new_events() {
         &c,
         &[("DIFFLORE_WATCH", "off"), ("DIFFLORE_IDLE_CHECK", "1s")],
     );
-    assert!(d.log_text().contains("DIFFLORE_WATCH=off"), "{}", d.log_text());
+    assert!(
+        d.log_text().contains("DIFFLORE_WATCH=off"),
+        "{}",
+        d.log_text()
+    );
     let out = sb.hook(&["--client", "claude-code"], &event("safety"));
     assert!(out.status.success());
-    assert!(wait_until(LIMIT, || c.accepted_count() == 1), "{}", d.log_text());
+    assert!(
+        wait_until(LIMIT, || c.accepted_count() == 1),
+        "{}",
+        d.log_text()
+    );
 }
 
 #[test]
@@ -67,5 +86,9 @@ fn an_idle_check_below_one_second_is_raised_to_one_second() {
     let sb = Sandbox::new();
     let c = Collector::start();
     let d = idle_daemon(&sb, &c, &[("DIFFLORE_IDLE_CHECK", "1ms")]);
-    assert!(d.log_text().contains("safety check every 1s"), "{}", d.log_text());
+    assert!(
+        d.log_text().contains("safety check every 1s"),
+        "{}",
+        d.log_text()
+    );
 }

@@ -4,6 +4,8 @@
 //! the outbox's WAL. Where no watch can be set (or `DIFFLORE_WATCH=off`), the loop's slow
 //! safety check is what finds new rows. Never reads or writes the outbox itself.
 
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,8 +62,10 @@ impl Wake {
         });
         match watched {
             Ok(mut w) => {
-                // Spill files land in their own folder; without it the safety check finds them.
+                // Spill files (a hook that found the outbox locked) land in their own
+                // folder: made now, private, so that it can be watched from the start.
                 let spill = paths.spill_dir();
+                let _ = DirBuilder::new().mode(0o700).create(&spill);
                 let spill_watched =
                     spill.is_dir() && w.watch(&spill, RecursiveMode::NonRecursive).is_ok();
                 dlog!(
