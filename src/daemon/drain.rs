@@ -32,6 +32,10 @@ const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
 const SPILL_FILES_PER_PASS: usize = 256;
+/// After a reported write whose commit was not yet visible, look again this long after the
+/// report, then four times longer each time, `UNSEEN_WRITE_LOOKS` times in all.
+const UNSEEN_WRITE_FIRST: Duration = Duration::from_millis(2);
+const UNSEEN_WRITE_LOOKS: u32 = 5;
 /// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
@@ -80,6 +84,15 @@ pub struct Daemon {
     pub(super) ledger: Ledger,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
     wake: Wake,
+    /// A write reported (when, and looks since) whose commit has not been seen yet.
+    unseen_write: Option<(Instant, u32)>,
+}
+
+/// What ended an idle wait.
+enum Woke {
+    Signal,
+    Write,
+    Timer,
 }
 
 impl Daemon {
@@ -120,6 +133,7 @@ impl Daemon {
             trim: TrimState::default(),
             ledger: Ledger::default(),
             wake,
+            unseen_write: None,
         };
         daemon.configure();
         Ok(daemon)
@@ -223,8 +237,12 @@ impl Daemon {
             if self.control.take_flush() {
                 self.flush_now();
             }
+            let version = self.data_version;
             if let Err(e) = self.housekeeping() {
                 self.store_trouble(&e);
+            }
+            if self.data_version != version {
+                self.unseen_write = None;
             }
             if !self.ledger.is_settled() && self.gate.ready(now_ms()) {
                 match self.ledger.settle(&self.outbox) {
@@ -246,14 +264,29 @@ impl Daemon {
                 continue;
             }
             let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
-            let safety_check = tokio::select! {
-                _ = self.control.woken() => false,
-                _ = self.wake.changed() => false,
-                _ = sleep => true,
+            let woke = tokio::select! {
+                _ = self.control.woken() => Woke::Signal,
+                _ = self.wake.changed() => Woke::Write,
+                _ = sleep => Woke::Timer,
             };
-            if safety_check {
-                // Rows whose own backoff ran out, or written where no change was reported.
-                self.work = true;
+            match woke {
+                // A write is reported when its bytes reach the WAL, a moment before its
+                // commit is visible: while a writer is still at it, look again shortly.
+                // Free, it was our own write or the next look sees the commit.
+                Woke::Write => {
+                    if queue::writer_active(&self.outbox).unwrap_or(true) {
+                        self.unseen_write = Some((Instant::now(), 0));
+                    }
+                }
+                Woke::Timer => match self.unseen_write {
+                    Some((at, looks)) if looks + 1 < UNSEEN_WRITE_LOOKS => {
+                        self.unseen_write = Some((at, looks + 1));
+                    }
+                    Some(_) => self.unseen_write = None,
+                    // Rows whose own backoff ran out, or written where no change was reported.
+                    None => self.work = true,
+                },
+                Woke::Signal => {}
             }
         }
     }
@@ -273,6 +306,9 @@ impl Daemon {
         }
         if !self.ledger.is_settled() {
             at = at.min(now + STORE_RETRY);
+        }
+        if let Some((reported, looks)) = self.unseen_write {
+            at = at.min(reported + UNSEEN_WRITE_FIRST * 4u32.pow(looks));
         }
         at
     }
