@@ -6,7 +6,6 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use serde_json::Value;
 
 use super::any_value::{from_json, string};
 use super::{OutEvent, scope};
@@ -36,7 +35,7 @@ pub fn request(
 }
 
 fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Error> {
-    let body: Value = serde_json::from_str(ev.payload.get())?;
+    let body = from_json(ev.payload.get())?;
     let mut attributes = vec![
         string("difflore.event.id", &ev.id),
         string("difflore.client", &ev.client),
@@ -61,7 +60,7 @@ fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Erro
         observed_time_unix_nano: observed_ns,
         event_name: ev.event.clone(),
         attributes,
-        body: Some(from_json(&body)),
+        body: Some(body),
         trace_id,
         span_id,
         ..LogRecord::default()
