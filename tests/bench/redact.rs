@@ -9,7 +9,6 @@
 //! (claim, prepare, send, acknowledge).
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeMap;
