@@ -22,8 +22,25 @@ pub struct StringToken<'t> {
     /// array's items (`{"env": ["A=b"]}` gives `env`), `None` outside any object.
     /// For a key: `None`.
     pub key: Option<&'t str>,
-    /// The token's text, decoded.
-    pub text: &'t str,
+    /// The token as written between its quotes, escapes unresolved.
+    pub raw: &'t str,
+    /// Whether `raw` holds a backslash.
+    pub escaped: bool,
+}
+
+impl<'t> StringToken<'t> {
+    /// The token's text, escapes resolved: decoded only when asked (borrowed when there
+    /// are no escapes), so a caller that can judge `raw` alone pays nothing.
+    pub fn text(&self) -> Cow<'t, str> {
+        decode(self.raw, self.escaped)
+    }
+
+    /// Whether each character of the text that is not `"`, `\` or a control character
+    /// is written as itself in `raw` (no `\u` or `\/` escapes): then a literal of such
+    /// characters occurs in the text only if it occurs in `raw`.
+    pub fn literal_in_raw(&self) -> bool {
+        !self.escaped || !(self.raw.contains("\\u") || self.raw.contains("\\/"))
+    }
 }
 
 /// `text` with each string token the caller answers `Some(new)` for replaced by `new`,
@@ -95,7 +112,7 @@ where
 
     fn string(&mut self, start: usize, end: usize, escaped: bool, key: bool) {
         let text: &'a str = self.text;
-        let decoded = decode(&text[start + 1..end - 1], escaped);
+        let raw = &text[start + 1..end - 1];
         let new = {
             let token = StringToken {
                 role: if key { Role::Key } else { Role::Value },
@@ -104,11 +121,12 @@ where
                 } else {
                     current_key(&self.frames).map(|k| k.as_ref())
                 },
-                text: &decoded,
+                raw,
+                escaped,
             };
-            (self.change)(&token)
+            (self.change)(&token).filter(|n| *n != token.text())
         };
-        if let Some(new) = new.filter(|n| *n != decoded) {
+        if let Some(new) = new {
             let out = self
                 .out
                 .get_or_insert_with(|| String::with_capacity(text.len()));
@@ -117,7 +135,7 @@ where
             self.copied = end;
         }
         if key && let Some(top) = self.frames.last_mut() {
-            top.member = Some(decoded);
+            top.member = Some(decode(raw, escaped));
         }
     }
 }

@@ -123,8 +123,8 @@ fn rewriting_replaces_only_the_tokens_changed_and_copies_the_rest() {
         "{\"a\" : \"x\",\n \"a\": [2.50, \"x\", {\"b\": \"x\"}], \"n\": 1E+2, \"k\\u0041\": \"x\"}";
     let mut seen = Vec::new();
     let out = rewrite_strings(text, |t| {
-        seen.push((t.role, t.key.map(str::to_owned), t.text.to_owned()));
-        (t.text == "x").then(|| format!("{}\"\n", t.key.unwrap_or("-")))
+        seen.push((t.role, t.key.map(str::to_owned), t.text().into_owned()));
+        (t.text() == "x").then(|| format!("{}\"\n", t.key.unwrap_or("-")))
     })
     .unwrap();
     assert_eq!(
@@ -169,12 +169,12 @@ fn decoding_resolves_every_escape() {
     let text = r#"["\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\u2028z"]"#;
     let mut got = String::new();
     rewrite_strings(text, |t| {
-        got = t.text.to_owned();
+        got = t.text().into_owned();
         None
     })
     .unwrap();
     assert_eq!(got, "\"\\/\u{8}\u{c}\n\r\t\u{e9}\u{1f600}\u{2028}z");
-    let back = rewrite_strings(text, |t| Some(format!("{}!", t.text))).unwrap();
+    let back = rewrite_strings(text, |t| Some(format!("{}!", t.text()))).unwrap();
     let parsed: Vec<String> = serde_json::from_str(&back).unwrap();
     assert_eq!(parsed, vec![format!("{got}!")]);
 }
@@ -256,7 +256,7 @@ proptest! {
     #[test]
     fn rewriting_every_string_matches_serde_jsons_reading(text in json_text()) {
         prop_assume!(validate(&text).is_ok());
-        let out = rewrite_strings(&text, |t| Some(format!("<{}>", t.text))).unwrap();
+        let out = rewrite_strings(&text, |t| Some(format!("<{}>", t.text()))).unwrap();
         let mut want: serde_json::Value = serde_json::from_str(&text).unwrap();
         wrap_strings(&mut want);
         let got: serde_json::Value = serde_json::from_str(&out).unwrap();

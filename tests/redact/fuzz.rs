@@ -108,8 +108,47 @@ fn key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// `s` as a JSON string token, each character written as itself or escaped (`\uXXXX`,
+/// `\/`) as `escapes` says: every spelling a producer may choose (Go escapes `<` and `>`).
+fn spelled(s: &str, escapes: &[bool]) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        let escape = escapes
+            .get(i % escapes.len().max(1))
+            .copied()
+            .unwrap_or(false);
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if escape => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || (escape && c.is_ascii()) => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The payload path skips strings whose text as written holds no anchor: whatever the
+    /// spelling, it must redact exactly what the string path does.
+    #[test]
+    fn a_json_value_is_redacted_as_its_text_is_whatever_its_spelling(
+        s in text(),
+        escapes in prop::collection::vec(prop::bool::weighted(0.1), 1..8),
+    ) {
+        let r = redactor();
+        let json = format!("{{\"command\": {}}}", spelled(&s, &escapes));
+        let mut counts = BTreeMap::new();
+        let out = r.redact_json(&json, &mut counts).unwrap();
+        let got: Value = serde_json::from_str(&out).unwrap();
+        let want = r.redact_str(&s).into_owned();
+        prop_assert_eq!(got["command"].as_str().unwrap(), want.as_str());
+    }
 
     #[test]
     fn any_text_redacts_without_panicking(s in text()) {

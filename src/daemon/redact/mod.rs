@@ -161,7 +161,13 @@ impl Redactor {
                 Role::Key => None,
                 Role::Value => token.key,
             };
-            match self.redact_in(key, token.text, counts) {
+            // Most strings hold no anchor of any rule: judged on the text as written,
+            // they are never decoded. A value under a secret name always is.
+            let judged_by_key = key.is_some_and(|k| self.scanner.judges_member(k));
+            if !judged_by_key && token.literal_in_raw() && !self.scanner.may_match(token.raw) {
+                return None;
+            }
+            match self.redact_in(key, &token.text(), counts) {
                 Cow::Owned(new) => Some(new),
                 Cow::Borrowed(_) => None,
             }

@@ -9,6 +9,7 @@ use super::anchors::Anchors;
 use super::assign::{self, Verdict};
 use super::gate::Gate;
 use super::header;
+use super::keyname;
 use super::rules::Quick;
 
 /// A stretch of a string to replace, and the rule (index) that names it.
@@ -77,6 +78,8 @@ pub struct Scanner {
     /// headers (`http-credential`), when the table has them.
     assignment: Option<usize>,
     header: Option<usize>,
+    /// Some rule runs over the whole string (a config rule without anchors).
+    everywhere: bool,
     rules: Vec<Rule>,
 }
 
@@ -90,11 +93,13 @@ impl Scanner {
             .iter()
             .position(|r| matches!(r.find, Find::Assignment));
         let header = rules.iter().position(|r| matches!(r.find, Find::Header));
+        let everywhere = rules.iter().any(|r| matches!(r.find, Find::Everywhere(_)));
         Ok(Scanner {
             anchors: Anchors::new(anchors)?,
             aws,
             assignment,
             header,
+            everywhere,
             rules,
         })
     }
@@ -198,6 +203,17 @@ impl Scanner {
             }
             progress.matched_to[rule] = end;
         }
+    }
+
+    /// Whether any rule may match in `text`: one of their anchors is in it, or a rule from
+    /// the config (which has none) could match anywhere. `false` means no candidates.
+    pub fn may_match(&self, text: &str) -> bool {
+        self.everywhere || self.anchors.next(text, 0).is_some()
+    }
+
+    /// Whether a value under `key` is judged with its key as well as on its own.
+    pub fn judges_member(&self, key: &str) -> bool {
+        header::header(key).is_some() || keyname::key_class(key).is_some()
     }
 
     /// The secrets in `value` judged with the `key` it sits under: a JSON member's value
