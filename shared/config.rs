@@ -405,6 +405,10 @@ mod tests {
         );
         assert!(refusal("otlp_signals = [\"metrics\"]").contains("otlp_signals = \"metrics\""));
         assert!(refusal("otlp_traces_compression = \"zstd\"").contains("\"gzip\" or \"none\""));
+        assert_eq!(
+            refusal("span_close_after = \"500ms\""),
+            "invalid config config.toml: span_close_after = \"500ms\" is not allowed: a duration of at least 1s"
+        );
         assert!(
             refusal("retry_base = \"2s\"\nretry_cap = \"1s\"").contains(
                 "retry_cap = \"1s\" is not allowed: a duration no shorter than retry_base"

@@ -341,3 +341,57 @@ fn a_codex_turn_names_its_provider_and_model() {
     assert_eq!(tool.parent_span_id, turn.span_id);
     assert_eq!(tool.trace_id, turn.trace_id);
 }
+
+#[test]
+fn a_session_silent_past_span_close_after_arrives_closed_and_marked_incomplete() {
+    use difflore::shared::event::classify;
+    use difflore::shared::paths::Paths;
+    use difflore::shared::store::{OpenOptions, Outbox};
+
+    let sb = Sandbox::new();
+    write_config(&sb, "span_close_after = \"1h\"");
+    let c = Collector::start();
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let db = Outbox::open(
+        &Paths::at(sb.home()),
+        OpenOptions::hook(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let now = difflore::shared::now_ms();
+    let two_hours_ago = now - 2 * 3600 * 1000;
+    // A prompt and a tool call two hours ago, never finished; then an event elsewhere now.
+    let quiet = [
+        (two_hours_ago, claude("UserPromptSubmit", json!({}))),
+        (two_hours_ago + 5, claude("PreToolUse", json!({}))),
+        (
+            now,
+            claude("Notification", json!({"session_id": "another-session"})),
+        ),
+    ];
+    for (at, payload) in quiet {
+        let text = payload.to_string();
+        let fields = classify(text.as_bytes(), Some("claude-code")).unwrap();
+        db.insert(at, &fields, &text).unwrap();
+    }
+    drop(db);
+    run_until_delivered(&sb, &c);
+    let (ok, _) = arrived(&c);
+    assert_eq!(ok.len(), 2, "{ok:#?}");
+    for s in &ok {
+        assert_eq!(
+            attrs(&s.attributes)["difflore.span.incomplete"],
+            true,
+            "{}",
+            s.name
+        );
+        // Closed where the session fell silent, not when difflored noticed.
+        assert_eq!(s.end_time_unix_nano, (two_hours_ago as u64 + 5) * 1_000_000);
+        assert!(s.status.is_none());
+    }
+    let tool = ok.iter().find(|s| s.name == "execute_tool Bash").unwrap();
+    let turn = ok
+        .iter()
+        .find(|s| s.name == "invoke_agent claude-code")
+        .unwrap();
+    assert_eq!(tool.parent_span_id, turn.span_id);
+}

@@ -1,6 +1,7 @@
-//! The drain loop: wait for work without spinning (a 50 ms `PRAGMA data_version` poll and
-//! signal wake-ups), gate sending on the sink's circuit, and keep house (spill import,
-//! heartbeat, WAL checkpoints). What happens to one batch lives in `deliver`.
+//! The drain loop: sleep until there is work (a hook's write to the outbox reported by the
+//! file-change watch, a signal, a backoff or checkpoint coming due, or the slow safety
+//! check), gate sending on the sink's circuit, and keep house (spill import, heartbeat, WAL
+//! checkpoints). What happens to one batch lives in `deliver`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -22,9 +23,8 @@ use super::secret::Secrets;
 use super::signals::Control;
 use super::sink::Sink;
 use super::trim::TrimState;
+use super::wake::{self, Wake};
 
-/// How often the loop looks for new rows when idle: well inside the 100 ms promise.
-const TICK: Duration = Duration::from_millis(50);
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
@@ -32,6 +32,12 @@ const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Spill files imported per housekeeping pass, so a flood cannot stall delivery.
 const SPILL_FILES_PER_PASS: usize = 256;
+/// After a reported write whose commit was not yet visible, look again this long after the
+/// report, then four times longer each time, `UNSEEN_WRITE_LOOKS` times in all.
+const UNSEEN_WRITE_FIRST: Duration = Duration::from_millis(2);
+const UNSEEN_WRITE_LOOKS: u32 = 5;
+/// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
+const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
 /// Whether the sink may be sent to, and from when.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +82,17 @@ pub struct Daemon {
     pub(super) trim: TrimState,
     /// Batch outcomes not yet written (the outbox was held by another process).
     pub(super) ledger: Ledger,
+    /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
+    wake: Wake,
+    /// A write reported (when, and looks since) whose commit has not been seen yet.
+    unseen_write: Option<(Instant, u32)>,
+}
+
+/// What ended an idle wait.
+enum Woke {
+    Signal,
+    Write,
+    Timer,
 }
 
 impl Daemon {
@@ -90,6 +107,7 @@ impl Daemon {
         control: Rc<Control>,
     ) -> Result<Daemon, StoreError> {
         let data_version = queue::data_version(&outbox)?;
+        let wake = Wake::watch(&paths);
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -114,6 +132,8 @@ impl Daemon {
             secrets: Secrets::default(),
             trim: TrimState::default(),
             ledger: Ledger::default(),
+            wake,
+            unseen_write: None,
         };
         daemon.configure();
         Ok(daemon)
@@ -209,8 +229,7 @@ impl Daemon {
 
     /// Serve until a stop is requested.
     pub async fn run(&mut self) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let idle_check = wake::idle_check();
         while !self.control.stopping() {
             if self.control.take_reload() {
                 self.reload();
@@ -218,8 +237,12 @@ impl Daemon {
             if self.control.take_flush() {
                 self.flush_now();
             }
+            let version = self.data_version;
             if let Err(e) = self.housekeeping() {
                 self.store_trouble(&e);
+            }
+            if self.data_version != version {
+                self.unseen_write = None;
             }
             if !self.ledger.is_settled() && self.gate.ready(now_ms()) {
                 match self.ledger.settle(&self.outbox) {
@@ -240,11 +263,54 @@ impl Daemon {
                 tokio::task::yield_now().await;
                 continue;
             }
-            tokio::select! {
-                _ = self.control.woken() => {}
-                _ = tick.tick() => {}
+            let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
+            let woke = tokio::select! {
+                _ = self.control.woken() => Woke::Signal,
+                _ = self.wake.changed() => Woke::Write,
+                _ = sleep => Woke::Timer,
+            };
+            match woke {
+                // A write is reported when its bytes reach the WAL, a moment before its
+                // commit is visible: while a writer is still at it, look again shortly.
+                // Free, it was our own write or the next look sees the commit.
+                Woke::Write => {
+                    if queue::writer_active(&self.outbox).unwrap_or(true) {
+                        self.unseen_write = Some((Instant::now(), 0));
+                    }
+                }
+                Woke::Timer => match self.unseen_write {
+                    Some((at, looks)) if looks + 1 < UNSEEN_WRITE_LOOKS => {
+                        self.unseen_write = Some((at, looks + 1));
+                    }
+                    Some(_) => self.unseen_write = None,
+                    // Rows whose own backoff ran out, or written where no change was reported.
+                    None => self.work = true,
+                },
+                Woke::Signal => {}
             }
         }
+    }
+
+    /// When the idle loop must look again even if nothing wakes it: the safety check, the
+    /// gate's retry time, a checkpoint due once writes stop, outcomes still to record.
+    fn next_look(&self, idle_check: Duration) -> Instant {
+        let now = Instant::now();
+        let mut at = now + idle_check;
+        if let Some(retry_at) = self.gate.retry_at_ms {
+            let wait = u64::try_from(retry_at - now_ms()).unwrap_or(0);
+            at = at.min(now + Duration::from_millis(wait));
+        }
+        if self.wrote || self.heartbeats_written {
+            let due = self.checkpointed + IDLE_CHECKPOINT_GAP;
+            at = at.min(due.max(now + CHECKPOINT_RETRY));
+        }
+        if !self.ledger.is_settled() {
+            at = at.min(now + STORE_RETRY);
+        }
+        if let Some((reported, looks)) = self.unseen_write {
+            at = at.min(reported + UNSEEN_WRITE_FIRST * 4u32.pow(looks));
+        }
+        at
     }
 
     /// Runs before each claim: whatever must be in the outbox before rows are claimed

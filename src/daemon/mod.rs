@@ -20,6 +20,7 @@ pub mod signals;
 pub mod sink;
 pub mod spans;
 pub mod trim;
+mod wake;
 
 use std::rc::Rc;
 

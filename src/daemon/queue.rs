@@ -2,10 +2,12 @@
 //! acknowledge (kept as history or deleted, + delivered counter in one transaction), release, retry later, bury.
 //! Only the lock holder runs these; nothing here talks to a collector.
 
+use std::time::Duration;
+
 use rusqlite::{Transaction, TransactionBehavior, params};
 
 use crate::shared::assemble::{Member, Span};
-use crate::shared::store::{Outbox, StoreError};
+use crate::shared::store::{OpenOptions, Outbox, StoreError};
 
 /// Per-event bytes the envelope adds around a payload, for the batch byte cap.
 const ENVELOPE_BYTES: i64 = 256;
@@ -210,6 +212,28 @@ pub fn data_version(outbox: &Outbox) -> Result<i64, StoreError> {
         .conn()
         .query_row("PRAGMA data_version", [], |r| r.get(0))
         .map_err(|e| outbox.sql(e))
+}
+
+/// Whether another connection is in a write transaction right now (a hook mid-insert):
+/// the write lock is tried without waiting and let go at once. When this says no, every
+/// commit begun before it is visible to the next read.
+pub fn writer_active(outbox: &Outbox) -> Result<bool, StoreError> {
+    let conn = outbox.conn();
+    conn.busy_timeout(Duration::ZERO)
+        .map_err(|e| outbox.sql(e))?;
+    let taken = conn.execute_batch("BEGIN IMMEDIATE");
+    let answer = match taken {
+        Ok(()) => conn.execute_batch("ROLLBACK").map(|()| false),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    };
+    conn.busy_timeout(OpenOptions::long_lived().busy_timeout)
+        .map_err(|e| outbox.sql(e))?;
+    answer.map_err(|e| outbox.sql(e))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -16,8 +16,8 @@ pub enum Header {
     SetCookie,
 }
 
-/// Longer values are bodies, not header values.
-const MAX_VALUE: usize = 8192;
+/// Longer values are bodies, not header values (browsers cap a cookie at 4096 bytes).
+const MAX_VALUE: usize = 4096;
 /// Shorter credentials are flags or tests (`Basic x`), not worth a false alarm.
 const MIN_CREDENTIAL: usize = 4;
 
@@ -92,11 +92,12 @@ fn push(out: &mut Vec<Range<usize>>, value: &str, start: usize, end: usize) {
     }
 }
 
-/// A header line in text around the anchor at `at` (inside the header's name): the name's
-/// stretch, the header, and where its value lies. `Cookie: a=b`, `"Cookie": "a=b"`,
+/// A header line in text around the anchor at `at` (inside the header's name): the
+/// header, and where its value lies. `Err(p)`: none, and none starts before `p` either
+/// (its value ran past the longest a header has), so anchors before `p` need no look. `Cookie: a=b`, `"Cookie": "a=b"`,
 /// `\"Cookie\": \"a=b\"`, `-H 'Cookie: a=b'`. The value ends at its closing quote, a
 /// backslash (an escaped quote or newline) or the end of the line.
-pub fn line(text: &str, at: usize) -> Option<(Header, Range<usize>)> {
+pub fn line(text: &str, at: usize) -> Result<(Header, Range<usize>), usize> {
     let b = text.as_bytes();
     let name_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
     let mut start = at;
@@ -107,7 +108,7 @@ pub fn line(text: &str, at: usize) -> Option<(Header, Range<usize>)> {
     while end < b.len() && name_byte(b[end]) {
         end += 1;
     }
-    let h = header(&text[start..end])?;
+    let h = header(&text[start..end]).ok_or(0usize)?;
     let mut i = end;
     if b.get(i) == Some(&b'\\') {
         i += 1;
@@ -116,10 +117,10 @@ pub fn line(text: &str, at: usize) -> Option<(Header, Range<usize>)> {
     if quoted_name {
         i += 1;
     } else if i != end {
-        return None;
+        return Err(0);
     }
     if b.get(i) != Some(&b':') {
-        return None;
+        return Err(0);
     }
     i += 1;
     while matches!(b.get(i), Some(b' ' | b'\t')) {
@@ -130,18 +131,25 @@ pub fn line(text: &str, at: usize) -> Option<(Header, Range<usize>)> {
     } else if matches!(b.get(i), Some(b'"' | b'\'')) {
         i += 1;
     }
-    let limit = b.len().min(i + MAX_VALUE);
+    let limit = b.len().min(i + MAX_VALUE + 1);
     let mut k = i;
     while k < limit && !matches!(b[k], b'"' | b'\'' | b'\\' | b'\n' | b'\r') {
         k += 1;
     }
-    (k > i).then_some((h, i..k))
+    match k - i {
+        0 => Err(0),
+        // A run past the longest value is a blob that happens to follow the name.
+        n if n > MAX_VALUE => Err(k),
+        _ => Ok((h, i..k)),
+    }
 }
 
-/// The credential stretches of the header line at `at`, as offsets into `text`.
-pub fn line_credentials(text: &str, at: usize, out: &mut Vec<Range<usize>>) {
-    let Some((h, value)) = line(text, at) else {
-        return;
+/// The credential stretches of the header line at `at`, as offsets into `text`. Returns
+/// where the line's look ended: no other header line starts before that.
+pub fn line_credentials(text: &str, at: usize, out: &mut Vec<Range<usize>>) -> usize {
+    let (h, value) = match line(text, at) {
+        Ok(found) => found,
+        Err(past) => return past,
     };
     let mut found = Vec::new();
     credentials(h, &text[value.clone()], &mut found);
@@ -150,6 +158,7 @@ pub fn line_credentials(text: &str, at: usize, out: &mut Vec<Range<usize>>) {
             .into_iter()
             .map(|r| value.start + r.start..value.start + r.end),
     );
+    value.end
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ impl Scanner {
                 match self.rules[rule].find {
                     Find::Assignment => self.assignment(rule, text, at, &mut progress, out),
                     // Not skipped past: a token rule names what the value holds.
-                    Find::Header => self.header_line(rule, text, at, out),
+                    Find::Header => self.header_line(rule, text, at, &mut progress, out),
                     _ => self.search(rule, text, at, &mut progress, out),
                 }
             }
@@ -176,11 +176,28 @@ impl Scanner {
         out.push(hit(a.value.start, a.value.end, named));
     }
 
-    /// The credential header line around the anchor at `at`.
-    fn header_line(&self, rule: usize, text: &str, at: usize, out: &mut Vec<Hit>) {
+    /// The credential header line around the anchor at `at`, unless the line of one
+    /// looked at before reaches past it (`Cookie: a=b; Cookie: …` costs one look).
+    fn header_line(
+        &self,
+        rule: usize,
+        text: &str,
+        at: usize,
+        progress: &mut Progress,
+        out: &mut Vec<Hit>,
+    ) {
+        if progress.matched_to.get(rule).is_some_and(|&end| at < end) {
+            return;
+        }
         let mut spans = Vec::new();
-        header::line_credentials(text, at, &mut spans);
+        let end = header::line_credentials(text, at, &mut spans);
         out.extend(spans.into_iter().map(|r| hit(r.start, r.end, rule)));
+        if end > at {
+            if progress.matched_to.is_empty() {
+                progress.matched_to = vec![0; self.rules.len()];
+            }
+            progress.matched_to[rule] = end;
+        }
     }
 
     /// The secrets in `value` judged with the `key` it sits under: a JSON member's value
