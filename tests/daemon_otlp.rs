@@ -227,6 +227,29 @@ fn a_partial_success_is_logged_and_the_batch_counts_as_delivered() {
     );
     assert_eq!(c.requests().len(), 1, "a partial success is not retried");
     assert_eq!(sb.count("state = 'dead'"), 0);
+    // Counted, and shown by status (both ways) with the collector's own words.
+    assert!(
+        wait_until(LIMIT, || common::daemon::health(&sb)
+            .and_then(|h| h.collector_rejected)
+            .is_some_and(|r| r.log_records == 2)),
+        "{}",
+        d.log_text()
+    );
+    let out = sb.cmd("difflorectl").arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("collector dropped:")
+            && text.contains("2 log records")
+            && text.contains("timestamps too old"),
+        "{text}"
+    );
+    let out = sb
+        .cmd("difflorectl")
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["collector_rejected"]["log_records"], 2, "{json}");
 }
 
 /// Each agent's own name stays `event.name`; the normalized kind sits next to it as
