@@ -43,7 +43,7 @@ pub struct Health {
     pub redactions: BTreeMap<String, u64>,
     /// What OTLP collectors dropped from accepted requests (partial success), since start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub collector_rejected: Option<CollectorRejected>,
+    pub collector_rejected: Option<Box<CollectorRejected>>,
 }
 
 /// An OTLP collector's partial successes: records it accepted the request for but dropped.

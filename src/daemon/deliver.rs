@@ -200,11 +200,11 @@ impl Daemon {
         if let Some(Sink::Otlp(otlp)) = &self.sink {
             let r = &otlp.rejections;
             let counted = (r.log_records > 0 || r.spans > 0 || r.last.is_some()).then(|| {
-                crate::shared::health::CollectorRejected {
+                Box::new(crate::shared::health::CollectorRejected {
                     log_records: r.log_records,
                     spans: r.spans,
                     last: r.last.clone(),
-                }
+                })
             });
             self.publisher.collector_rejected(counted);
         }

@@ -74,7 +74,10 @@ impl Publisher {
     }
 
     /// The OTLP sink's partial-success counts, when there are any.
-    pub fn collector_rejected(&mut self, now: Option<crate::shared::health::CollectorRejected>) {
+    pub fn collector_rejected(
+        &mut self,
+        now: Option<Box<crate::shared::health::CollectorRejected>>,
+    ) {
         if self.health.collector_rejected != now {
             self.health.collector_rejected = now;
             self.dirty = true;
