@@ -69,6 +69,13 @@ impl Kind {
     }
 }
 
+/// A kind goes out as its name (`"tool.pre"`), in every encoding.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One client's table: the agent's event name, exactly as it spells it, and its kind.
 pub type Table = &'static [(&'static str, Kind)];
 
