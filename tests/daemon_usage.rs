@@ -90,6 +90,8 @@ fn claude_code_usage_counts_each_response_once_and_follows_the_transcript() {
         &[
             json!({"type": "user", "message": {"role": "user", "content": "hi"}}).to_string(),
             claude_line("a", 10),
+            // Torn mid-write by a crash: skipped and counted, the rest still read.
+            r#"{"type":"assistant","message":{"id":"msg_z","usage":{"input_tok"#.to_owned(),
             claude_line("a", 25),
             claude_line("b", 7),
         ],
@@ -103,6 +105,15 @@ fn claude_code_usage_counts_each_response_once_and_follows_the_transcript() {
         usage(&sb, "c1"),
         d.log_text()
     );
+    let skipped: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(skipped, 1);
     // The next response, then the next event: read from where the last look stopped.
     append(&transcript, &[claude_line("c", 100)]);
     hook(&sb, "claude-code", "Stop", "c1", &transcript);
@@ -149,14 +160,15 @@ fn codex_usage_comes_from_its_running_totals_once_each() {
     let sb = Sandbox::new();
     write_config(&sb, "");
     let rollout = sb.dir.path().join("rollout-x1.jsonl");
-    let count = |total: i64, input: i64, cached: i64, output: i64| {
+    // Running totals, as Codex reports them after each response.
+    let count = |input: i64, cached: i64, output: i64| {
         json!({
             "timestamp": "2026-12-01T10:00:05.000Z",
             "type": "event_msg",
             "payload": {"type": "token_count", "info": {
-                "total_token_usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": total},
-                "last_token_usage": {"input_tokens": input, "cached_input_tokens": cached,
+                "total_token_usage": {"input_tokens": input, "cached_input_tokens": cached,
                                       "output_tokens": output, "total_tokens": input + output},
+                "last_token_usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
                 "model_context_window": 272000
             }}
         })
@@ -171,9 +183,9 @@ fn codex_usage_comes_from_its_running_totals_once_each() {
             json!({"timestamp": "2026-12-01T10:00:01.000Z", "type": "event_msg",
                    "payload": {"type": "token_count", "info": null}})
             .to_string(),
-            count(1100, 1000, 600, 100),
-            count(1100, 1000, 600, 100),
-            count(2300, 1150, 1000, 50),
+            count(1000, 600, 100),
+            count(1000, 600, 100),
+            count(2150, 1600, 150),
         ],
     );
     hook(&sb, "codex", "UserPromptSubmit", "x1", &rollout);

@@ -1,16 +1,36 @@
 //! Codex rollout transcripts (JSONL): `turn_context` lines name the model, `token_count`
-//! events carry the session's running totals and the last response's tokens. The same
-//! totals may be reported twice; a response counts once, keyed by the total it brought.
+//! events carry the session's running totals. A response is the difference between two
+//! totals; the same totals reported twice count once, keyed by the total they reached.
 
 use serde_json::{Value, json};
 
 use super::{Format, Response, rfc3339_ms, tokens};
 
+/// The running totals a `token_count` event reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    input: i64,
+    cached: i64,
+    output: i64,
+    total: i64,
+}
+
+impl Totals {
+    fn of(v: &Value) -> Totals {
+        Totals {
+            input: tokens(v, "input_tokens"),
+            cached: tokens(v, "cached_input_tokens"),
+            output: tokens(v, "output_tokens"),
+            total: tokens(v, "total_tokens"),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Codex {
     model: Option<String>,
-    /// `total_tokens` of the last totals counted.
-    total: i64,
+    /// The totals last counted: each response is the difference to the next ones.
+    last: Totals,
 }
 
 impl Codex {
@@ -21,7 +41,7 @@ impl Codex {
             .unwrap_or(Value::Null);
         Codex {
             model: v.get("model").and_then(Value::as_str).map(str::to_owned),
-            total: v.get("total").and_then(Value::as_i64).unwrap_or(0),
+            last: v.get("totals").map(Totals::of).unwrap_or_default(),
         }
     }
 }
@@ -37,21 +57,23 @@ impl Format for Codex {
                 None
             }
             "event_msg" if payload.get("type")?.as_str()? == "token_count" => {
-                let info = payload.get("info")?;
-                let total = tokens(info.get("total_token_usage")?, "total_tokens");
-                if total <= self.total {
+                let now = Totals::of(payload.get("info")?.get("total_token_usage")?);
+                // Reported again unchanged (or a new session's smaller totals): nothing new.
+                if now.total <= self.last.total {
+                    if now.total < self.last.total {
+                        self.last = now;
+                    }
                     return None;
                 }
-                self.total = total;
-                let last = info.get("last_token_usage")?;
-                let input = tokens(last, "input_tokens");
-                let cached = tokens(last, "cached_input_tokens").min(input);
+                let before = std::mem::replace(&mut self.last, now);
+                let input = (now.input - before.input).max(0);
+                let cached = (now.cached - before.cached).clamp(0, input);
                 Some(Response {
-                    key: format!("total:{total}"),
+                    key: format!("total:{}", now.total),
                     at_ms: rfc3339_ms(v.get("timestamp")),
                     model: self.model.clone(),
                     input: input - cached,
-                    output: tokens(last, "output_tokens"),
+                    output: (now.output - before.output).max(0),
                     cache_read: cached,
                     cache_write: 0,
                 })
@@ -61,6 +83,13 @@ impl Format for Codex {
     }
 
     fn carry(&self) -> Option<String> {
-        Some(json!({"model": self.model, "total": self.total}).to_string())
+        let t = self.last;
+        Some(
+            json!({"model": self.model, "totals": {
+                "input_tokens": t.input, "cached_input_tokens": t.cached,
+                "output_tokens": t.output, "total_tokens": t.total,
+            }})
+            .to_string(),
+        )
     }
 }

@@ -184,7 +184,7 @@ fn follow(
     *budget -= buf.len() as u64;
     // Whole lines only: a line the agent is still writing is read next time.
     let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut recorded = 0;
+    let (mut recorded, mut skipped) = (0, 0i64);
     // A response logged more than once (Claude Code writes one line per content block)
     // keeps one row, with the largest count each line gave.
     let mut insert = conn.prepare_cached(
@@ -205,6 +205,8 @@ fn follow(
             continue;
         }
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
+            // A torn or malformed line: counted (status shows it), never fatal.
+            skipped += 1;
             continue;
         };
         if let Some(r) = format.line(&value) {
@@ -224,11 +226,12 @@ fn follow(
     }
     let finished = start + (complete as u64) >= meta.len() || complete == 0 && want == 0;
     conn.execute(
-        "INSERT INTO transcripts (path, client, session_id, dev, ino, head, offset, carry, read_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO transcripts (path, client, session_id, dev, ino, head, offset, carry,
+                                  read_ms, skipped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
              head = excluded.head, offset = excluded.offset, carry = excluded.carry,
-             read_ms = excluded.read_ms",
+             read_ms = excluded.read_ms, skipped = skipped + excluded.skipped",
         params![
             path,
             client,
@@ -238,9 +241,19 @@ fn follow(
             head,
             (start + complete as u64) as i64,
             format.carry(),
-            now_ms
+            now_ms,
+            skipped
         ],
     )?;
+    if skipped > 0 {
+        conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ?1 WHERE key = 'usage_skipped'",
+            [skipped],
+        )?;
+        crate::dlog!(
+            "skipped {skipped} unreadable lines of the {client} transcript of session {session}"
+        );
+    }
     Ok((recorded, finished))
 }
 
