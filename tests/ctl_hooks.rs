@@ -136,6 +136,20 @@ fn hooks_status_shows_each_agents_scopes_and_what_keeps_them_from_running() {
     let off = project.join(".clinerules/hooks/TaskCancel");
     std::fs::set_permissions(&off, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     shown.push_str(&run(&["hooks", "status"], &hook_dir));
+    // `difflorectl status` sums the same up in one line (and a `hooks` list in its JSON).
+    let status = run(&["status"], &hook_dir);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("hooks:"))
+        .unwrap_or("");
+    shown.push_str(&format!("=== status (its hooks line)\n{line}\n"));
+    let status = run(&["status", "--json"], &hook_dir);
+    let json: serde_json::Value = serde_json::from_str(&status[status.find('{').unwrap()..])
+        .unwrap_or_else(|e| panic!("{e}: {status}"));
+    shown.push_str(&format!(
+        "=== status --json (its hooks)\n{}\n",
+        serde_json::to_string_pretty(&json["hooks"]).unwrap()
+    ));
     run(
         &["hooks", "install", "--client", "codex", "--trust"],
         &hook_dir,

@@ -89,7 +89,13 @@ pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
             if codex::hooks_turned_off(&config) {
                 Some(format!("hooks are turned off in {}", config.display()))
             } else if codex_trust::trusted_count(&config, &wanted) < wanted.len() {
-                Some("not trusted (install again with --trust)".into())
+                let scope = match request.scope {
+                    Scope::User => "",
+                    Scope::Project => " --scope project",
+                };
+                Some(format!(
+                    "not trusted: run difflorectl hooks install --client codex{scope} --trust"
+                ))
             } else {
                 None
             }

@@ -103,6 +103,9 @@ fn text(r: &StatusReport) -> String {
         );
         row("heartbeat:", ago(Some(h.heartbeat_ms), r.now_ms));
     }
+    if let Some(agents) = &r.hooks {
+        row("hooks:", super::hooks::summary(agents));
+    }
     row("data home:", r.data_home.display().to_string());
     lines.join("\n")
 }
@@ -293,6 +296,7 @@ fn to_json(r: &StatusReport) -> Value {
         "last_error": h.and_then(|h| h.last_error.clone()),
         "next_retry_at": h.and_then(|h| h.next_retry_ms).map(rfc3339),
         "heartbeat_at": h.map(|h| h.heartbeat_ms).filter(|ms| *ms > 0).map(rfc3339),
+        "hooks": r.hooks.as_deref().map(super::hooks::summary_json),
         "data_home": r.data_home,
     })
 }
