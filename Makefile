@@ -52,6 +52,7 @@ bench: hook
 	DIFFLORE_HOOK_BIN=$(HOOK_BIN) $(CARGO) bench --locked --bench hook
 	$(CARGO) bench --locked --bench daemon
 	$(CARGO) bench --locked --bench redact
+	$(CARGO) bench --locked --bench history
 	$(CARGO) bench --locked --bench traces
 
 demo: build

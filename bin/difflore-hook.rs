@@ -1,5 +1,6 @@
 //! `difflore-hook`: the command agents' hook configs run, with the event on stdin (or as a
-//! final JSON argument). Stores it and exits 0; never prints on stdout, never exits 2.
+//! final JSON argument). Stores it and exits 0; never exits 2. On stdout only the "carry
+//! on" answer of an agent that needs one (Cline), and nothing for the others.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -51,6 +52,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    if let Some(answer) = hook::carry_on(args.client.as_deref()) {
+        // First, so the agent has its answer however long the outbox takes, or if the hook
+        // is cut short. An agent that stopped reading loses nothing by a failed write.
+        let mut out = std::io::stdout();
+        let _ = out.write_all(answer.as_bytes()).and_then(|()| out.flush());
+    }
     let outcome = hook::run(&HookArgs::new(args.client, args.event, notice));
     if let Some(line) = outcome.message() {
         say(&line);

@@ -41,6 +41,19 @@ pub struct Health {
     pub next_retry_ms: Option<i64>,
     /// Secrets replaced before upload, per rule.
     pub redactions: BTreeMap<String, u64>,
+    /// What OTLP collectors dropped from accepted requests (partial success), since start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_rejected: Option<Box<CollectorRejected>>,
+}
+
+/// An OTLP collector's partial successes: records it accepted the request for but dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CollectorRejected {
+    pub log_records: u64,
+    pub spans: u64,
+    /// The last one, worded (the collector's own message included).
+    pub last: Option<String>,
 }
 
 impl Health {

@@ -69,6 +69,13 @@ impl Kind {
     }
 }
 
+/// A kind goes out as its name (`"tool.pre"`), in every encoding.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One client's table: the agent's event name, exactly as it spells it, and its kind.
 pub type Table = &'static [(&'static str, Kind)];
 
@@ -175,12 +182,30 @@ const AUGGIE: Table = &[
     ("Stop", Kind::TurnStop),
 ];
 
-/// Cline CLI's `hookName`s (its hook files are named TaskStart, PreToolUse, …).
+/// Cline's `hookName`s: the CLI's own (`agent_start`, …), and the VS Code extension's, which
+/// are its script names (`TaskStart`, …). A run or task that ends, fails or is cancelled
+/// ends the turn.
 const CLINE: Table = &[
     ("agent_start", Kind::SessionStart),
+    ("agent_resume", Kind::SessionStart),
+    ("prompt_submit", Kind::PromptSubmit),
     ("tool_call", Kind::ToolPre),
     ("tool_result", Kind::ToolPost),
     ("agent_end", Kind::TurnStop),
+    ("agent_error", Kind::TurnStop),
+    ("agent_abort", Kind::TurnStop),
+    ("session_shutdown", Kind::SessionEnd),
+    ("TaskStart", Kind::SessionStart),
+    ("TaskResume", Kind::SessionStart),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("TaskComplete", Kind::TurnStop),
+    ("TaskError", Kind::TurnStop),
+    ("TaskCancel", Kind::TurnStop),
+    ("SessionShutdown", Kind::SessionEnd),
+    ("PreCompact", Kind::CompactPre),
+    ("Notification", Kind::Notification),
 ];
 
 /// OpenCode's plugin events and hooks, as difflore's plugin hands them on.

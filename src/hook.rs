@@ -3,6 +3,7 @@
 //! failure ends in "exit 0, one stderr line, the event kept" (in the outbox or a spill file),
 //! except a data home owned by another user: nothing is written there, not even a spill.
 
+mod answer;
 mod args;
 mod input;
 
@@ -14,6 +15,7 @@ use crate::shared::spill::{self, SpillRecord};
 use crate::shared::store::{OpenOptions, Outbox};
 use crate::shared::{error_chain, now_ms, sys};
 
+pub use answer::carry_on;
 pub use args::{HookArgs, Salvaged, salvage};
 pub use input::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_TIMEOUT, MAX_EVENT_BYTES_CEILING};
 

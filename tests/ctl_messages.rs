@@ -38,6 +38,7 @@ fn report(daemon: DaemonStatus, queue: QueueView) -> Outcome {
         endpoint: Some("https://collector.example/v1/events".into()),
         max_outbox_bytes: Some(1 << 30),
         keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
+        hooks: None,
     })))
 }
 
@@ -61,6 +62,7 @@ fn local_recorder() -> Outcome {
         endpoint: None,
         max_outbox_bytes: Some(1 << 30),
         keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
+        hooks: None,
     })))
 }
 
@@ -213,6 +215,7 @@ fn status_json_messages() {
         endpoint: Some("https://collector.example/v1/events".into()),
         max_outbox_bytes: Some(1 << 30),
         keep_history: Some(std::time::Duration::from_secs(30 * 86400)),
+        hooks: None,
     }));
     let cases = vec![("running", json(running)), ("unknown", json(unknown()))];
     settings().bind(|| insta::assert_snapshot!("ctl_msg_status_json", shown(cases)));

@@ -209,6 +209,7 @@ fn the_wire_format_carries_ids_fields_and_the_original_payload() {
     assert_eq!(ev["id"], format!("{install}-1"));
     assert_eq!(ev["client"], "claude-code");
     assert_eq!(ev["event"], "PreToolUse");
+    assert_eq!(ev["kind"], "tool.pre");
     assert_eq!(ev["session_id"], "abc");
     assert_eq!(ev["cwd"], "/proj");
     assert_eq!(ev["tool"], "Bash");
@@ -253,6 +254,12 @@ fn new_hook_events_reach_the_file_sink_while_the_daemon_runs() {
         .map(|l| l["payload"]["session_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(sessions, ["live-0", "live-1", "live-2"]);
+    for line in lines() {
+        assert_eq!(
+            (&line["event"], &line["kind"]),
+            (&"Stop".into(), &"turn.stop".into())
+        );
+    }
     assert!(wait_until(LIMIT, || sb.count("state != 'delivered'") == 0));
 }
 
@@ -277,4 +284,78 @@ fn spilled_events_are_imported_and_delivered() {
     );
     assert_eq!(c.events()[0]["session_id"], "spilled");
     assert_eq!(spill::waiting(&paths), 0);
+}
+
+/// The agent's own name stays `event`; `kind` next to it is the same for every agent's
+/// word for the same thing, in the JSON envelope and in the NDJSON file.
+#[test]
+fn the_envelope_carries_the_normalized_kind_next_to_the_agents_own_name() {
+    // (client, the recorded payload of, its event name, the kind it must go out as)
+    let events = [
+        ("claude-code", "claude-code", "PreToolUse", "tool.pre"),
+        ("gemini", "gemini", "BeforeTool", "tool.pre"),
+        ("windsurf", "windsurf", "pre_run_command", "tool.pre"),
+        ("cursor", "cursor", "beforeMCPExecution", "tool.pre"),
+        (
+            "claude-code",
+            "claude-code",
+            "PostToolUseFailure",
+            "tool.failure",
+        ),
+        ("codex", "codex", "UserPromptSubmit", "prompt.submit"),
+        ("someone-new", "claude-code", "PreToolUse", "other"),
+    ];
+    let expected: BTreeSet<(String, String, String)> = events
+        .iter()
+        .map(|(c, _, e, k)| (c.to_string(), e.to_string(), k.to_string()))
+        .collect();
+    let triples = |evs: Vec<serde_json::Value>| -> BTreeSet<(String, String, String)> {
+        evs.iter()
+            .map(|ev| {
+                let s = |k: &str| ev[k].as_str().unwrap_or_default().to_owned();
+                (s("client"), s("event"), s("kind"))
+            })
+            .collect()
+    };
+    let queue = |sb: &Sandbox| {
+        for (client, recorded, event, _) in events {
+            let payload = common::fixture(format!("{recorded}/{event}.json"));
+            let out = sb.hook(&["--client", client], &payload);
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+    };
+
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let c = Collector::start();
+    queue(&sb);
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(LIMIT, || c.events().len() == events.len()),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(triples(c.events()), expected, "JSON envelope");
+
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let out_path = sb.dir.path().join("kinds.ndjson");
+    queue(&sb);
+    let d = DaemonGuard::foreground(
+        &sb,
+        &["--endpoint", &format!("file://{}", out_path.display())],
+    );
+    let lines = || {
+        std::fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(LIMIT, || lines().len() == events.len()),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(triples(lines()), expected, "NDJSON file");
 }

@@ -94,8 +94,16 @@ fn hook_events_arrive_as_log_records_an_independent_decoder_reads_back() {
         let out = sb.hook(&["--client", client], payload.as_bytes());
         assert!(out.status.success(), "{}", common::stderr(&out));
     }
-    let rows = queued(&sb);
+    let mut rows = queued(&sb);
     assert_eq!(rows.len(), 3);
+    // Not assembled yet when queued: the kind the daemon must add, in id order.
+    for (row, kind) in rows
+        .values_mut()
+        .zip(["tool.pre", "turn.stop", "session.start"])
+    {
+        row.attrs
+            .insert("difflore.event.kind".to_owned(), kind.to_owned());
+    }
     let d = DaemonGuard::foreground_with(&sb, &["--endpoint", &otlp_url(&c)], |cmd| {
         cmd.env("DIFFLORE_TOKEN", "s3cret-token");
     });
@@ -219,4 +227,72 @@ fn a_partial_success_is_logged_and_the_batch_counts_as_delivered() {
     );
     assert_eq!(c.requests().len(), 1, "a partial success is not retried");
     assert_eq!(sb.count("state = 'dead'"), 0);
+    // Counted, and shown by status (both ways) with the collector's own words.
+    assert!(
+        wait_until(LIMIT, || common::daemon::health(&sb)
+            .and_then(|h| h.collector_rejected)
+            .is_some_and(|r| r.log_records == 2)),
+        "{}",
+        d.log_text()
+    );
+    let out = sb.cmd("difflorectl").arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("collector dropped:")
+            && text.contains("2 log records")
+            && text.contains("timestamps too old"),
+        "{text}"
+    );
+    let out = sb
+        .cmd("difflorectl")
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["collector_rejected"]["log_records"], 2, "{json}");
+}
+
+/// Each agent's own name stays `event.name`; the normalized kind sits next to it as
+/// `difflore.event.kind`, the same in protobuf and in OTLP/JSON.
+#[test]
+fn every_agents_event_carries_its_normalized_kind_in_both_encodings() {
+    let events = [
+        ("claude-code", "PreToolUse", "tool.pre"),
+        ("gemini", "BeforeTool", "tool.pre"),
+        ("cursor", "beforeShellExecution", "tool.pre"),
+        ("gemini", "AfterTool", "tool.post"),
+        ("codex", "Stop", "turn.stop"),
+        ("claude-code", "MessageDisplay", "other"),
+    ];
+    for protocol in ["http/protobuf", "http/json"] {
+        let sb = Sandbox::new();
+        write_config(&sb, "");
+        let c = Collector::start();
+        for (client, event, _) in events {
+            let payload = format!(r#"{{"hook_event_name":"{event}","session_id":"k-{client}"}}"#);
+            let out = sb.hook(&["--client", client], payload.as_bytes());
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+        let want: BTreeSet<String> = queued(&sb).into_keys().collect();
+        let d = DaemonGuard::foreground_with(&sb, &["--endpoint", &otlp_url(&c)], |cmd| {
+            cmd.env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
+        });
+        assert_all_delivered(&sb, &c, &want, &d);
+        let mut got = BTreeSet::new();
+        for req in c.requests().iter().filter(|r| r.path == "/v1/logs") {
+            for rec in records(&decode(&req.body)) {
+                let attrs = string_attrs(&rec.attributes);
+                got.insert((
+                    attrs["difflore.client"].clone(),
+                    attrs["event.name"].clone(),
+                    attrs["difflore.event.kind"].clone(),
+                ));
+            }
+        }
+        let expected: BTreeSet<_> = events
+            .iter()
+            .map(|(c, e, k)| (c.to_string(), e.to_string(), k.to_string()))
+            .collect();
+        assert_eq!(got, expected, "{protocol}");
+    }
 }

@@ -10,6 +10,7 @@ use difflore::daemon::sink::OutEvent;
 use difflore::daemon::sink::otlp::{self, Protocol, traces};
 use difflore::daemon::spans::OutSpan;
 use difflore::shared::assemble::{Span as Raw, SpanKind, ids};
+use difflore::shared::vocabulary::Kind;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
@@ -43,6 +44,7 @@ fn event(row: i64, spans: Vec<Raw>) -> OutEvent {
         received_ms: 0,
         client: "claude-code".into(),
         event: "Stop".into(),
+        kind: Kind::TurnStop,
         session_id: None,
         cwd: None,
         tool: None,

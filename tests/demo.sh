@@ -46,3 +46,9 @@ echo "   ... $(wc -l < "$collector") events in all"
 echo
 echo "== 5. stop it"
 "$bin/difflorectl" stop --grace 5s
+
+echo
+echo "== 6. what did my agents do: the local history, with no server"
+"$bin/difflorectl" sessions
+echo
+"$bin/difflorectl" show last

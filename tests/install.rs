@@ -12,6 +12,8 @@ mod malformed;
 mod merge;
 #[path = "install/notes.rs"]
 mod notes;
+#[path = "install/own_files.rs"]
+mod own_files;
 #[path = "install/snapshots.rs"]
 mod snapshots;
 #[path = "install/support.rs"]

@@ -6,6 +6,7 @@ mod otlp_support;
 
 use difflore::daemon::sink::OutEvent;
 use difflore::daemon::sink::otlp::{self, Protocol, logs};
+use difflore::shared::vocabulary::kind_of;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use otlp_support::{decode, field, records, string_attrs, to_json};
@@ -19,6 +20,7 @@ fn event(row: i64, event: &str, payload: &str, extra: Option<(&str, &str, &str)>
         received_ms: 1_700_000_000_000 + row,
         client: "claude-code".into(),
         event: event.into(),
+        kind: kind_of("claude-code", event),
         session_id: extra.map(|e| e.0.to_owned()),
         cwd: extra.map(|e| e.1.to_owned()),
         tool: extra.map(|e| e.2.to_owned()),
@@ -82,6 +84,7 @@ fn every_field_survives_an_independent_decoder() {
             ("difflore.event.id", "inst-1"),
             ("difflore.client", "claude-code"),
             ("event.name", "PreToolUse"),
+            ("difflore.event.kind", "tool.pre"),
             ("session.id", "s1"),
             ("difflore.tool", "Bash"),
             ("difflore.cwd", "/proj"),
@@ -94,6 +97,7 @@ fn every_field_survives_an_independent_decoder() {
             ("difflore.event.id", "inst-2"),
             ("difflore.client", "claude-code"),
             ("event.name", "Stop"),
+            ("difflore.event.kind", "turn.stop"),
         ])
     );
     for (r, payload) in recs.iter().zip([full, bare]) {

@@ -93,16 +93,11 @@ pub fn run(
     }
     save_sessions(&tx, &state.sessions).map_err(sql)?;
     // Closed spans whose carrier is gone, delivered or dead will never be sent; those of an
-    // open turn stay until it ends (`State::done`).
-    tx.execute(
-        "DELETE FROM spans WHERE end_event IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM events e WHERE e.id = spans.end_event
-             AND e.state IN ('pending', 'in_flight'))
-         AND NOT EXISTS (SELECT 1 FROM span_sessions ss
-             WHERE ss.session_id = spans.session_id AND ss.open_turn = spans.turn)",
-        [],
-    )
-    .map_err(sql)?;
+    // open turn stay until it ends (`State::done`). Swept once a backlog is caught up, not
+    // on every pass through it.
+    if read < limit {
+        sweep(&tx).map_err(sql)?;
+    }
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = ?2",
         params![last.to_string(), CURSOR],
@@ -121,6 +116,17 @@ pub fn cursor(outbox: &Outbox) -> Result<i64, StoreError> {
         .meta(CURSOR)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0))
+}
+
+fn sweep(tx: &Transaction) -> rusqlite::Result<usize> {
+    tx.execute(
+        "DELETE FROM spans WHERE end_event IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM events e WHERE e.id = spans.end_event
+             AND e.state IN ('pending', 'in_flight'))
+         AND NOT EXISTS (SELECT 1 FROM span_sessions ss
+             WHERE ss.session_id = spans.session_id AND ss.open_turn = spans.turn)",
+        [],
+    )
 }
 
 /// Every open span, the keys of spans closed in open turns, and the sessions of those spans

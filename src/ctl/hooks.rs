@@ -68,14 +68,30 @@ fn locations() -> Result<Locations, CtlError> {
 
 /// Read-only: the agents' files and the outbox, never written.
 fn status(paths: &Paths, client: Option<Client>, json: bool) -> Result<HooksOutcome, CtlError> {
-    let locations = locations()?;
-    let path_var = std::env::var("PATH").ok();
-    let last = last_events(paths);
     let clients: Vec<Client> = match client {
         Some(c) => vec![c],
         None => install::INSTALLABLE.to_vec(),
     };
-    let agents = clients
+    let agents = agents(paths, &locations()?, clients);
+    Ok(HooksOutcome::Status { agents, json })
+}
+
+/// For `difflorectl status`: every agent with difflore's hooks in either scope. `None` when
+/// there is no home directory to look in. Read-only, like `hooks status`.
+pub fn installed(paths: &Paths) -> Option<Vec<AgentStatus>> {
+    let agents = agents(paths, &locations().ok()?, install::INSTALLABLE.to_vec());
+    Some(
+        agents
+            .into_iter()
+            .filter(|a| a.scopes.iter().any(|s| !s.events.is_empty()))
+            .collect(),
+    )
+}
+
+fn agents(paths: &Paths, locations: &Locations, clients: Vec<Client>) -> Vec<AgentStatus> {
+    let path_var = std::env::var("PATH").ok();
+    let last = last_events(paths);
+    clients
         .into_iter()
         .map(|client| AgentStatus {
             client,
@@ -91,8 +107,7 @@ fn status(paths: &Paths, client: Option<Client>, json: bool) -> Result<HooksOutc
                 .find(|(c, _)| c == client.as_str())
                 .map(|(_, ms)| *ms),
         })
-        .collect();
-    Ok(HooksOutcome::Status { agents, json })
+        .collect()
 }
 
 /// The newest `received_ms` per client; nothing when there is no readable outbox.

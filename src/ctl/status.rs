@@ -12,6 +12,7 @@ use crate::shared::spill;
 use crate::shared::store::{Outbox, QueueCounts, StoreError};
 
 use super::CtlError;
+use super::hooks::{self, AgentStatus};
 use super::process::{self, Daemon};
 
 #[derive(Debug)]
@@ -51,6 +52,8 @@ pub struct StatusReport {
     pub max_outbox_bytes: Option<u64>,
     /// `keep_history` from config.toml (`None` when it cannot be read).
     pub keep_history: Option<std::time::Duration>,
+    /// The agents with difflore's hooks installed (`None`: no home directory to look in).
+    pub hooks: Option<Vec<AgentStatus>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +134,7 @@ pub fn status(paths: &Paths) -> Status {
         endpoint,
         max_outbox_bytes: config.as_ref().map(|c| c.max_outbox_bytes),
         keep_history: config.map(|c| c.keep_history),
+        hooks: hooks::installed(paths),
     }))
 }
 

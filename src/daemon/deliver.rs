@@ -197,6 +197,17 @@ impl Daemon {
 
     fn delivered(&mut self) {
         self.publisher.success();
+        if let Some(Sink::Otlp(otlp)) = &self.sink {
+            let r = &otlp.rejections;
+            let counted = (r.log_records > 0 || r.spans > 0 || r.last.is_some()).then(|| {
+                Box::new(crate::shared::health::CollectorRejected {
+                    log_records: r.log_records,
+                    spans: r.spans,
+                    last: r.last.clone(),
+                })
+            });
+            self.publisher.collector_rejected(counted);
+        }
         if self.gate.circuit != Circuit::Closed || self.backoff.failures() > 0 {
             dlog!("collector accepts events again");
             self.backoff.reset();

@@ -36,6 +36,8 @@ const SPILL_FILES_PER_PASS: usize = 256;
 /// report, then four times longer each time, `UNSEEN_WRITE_LOOKS` times in all.
 const UNSEEN_WRITE_FIRST: Duration = Duration::from_millis(2);
 const UNSEEN_WRITE_LOOKS: u32 = 5;
+/// Transcripts are read for token usage at most this often, while events keep coming.
+const USAGE_EVERY: Duration = Duration::from_secs(1);
 /// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
@@ -86,6 +88,9 @@ pub struct Daemon {
     wake: Wake,
     /// A write reported (when, and looks since) whose commit has not been seen yet.
     unseen_write: Option<(Instant, u32)>,
+    /// Events arrived since token usage was last read from transcripts, and when that was.
+    usage_due: bool,
+    usage_read: Instant,
 }
 
 /// What ended an idle wait.
@@ -134,6 +139,8 @@ impl Daemon {
             ledger: Ledger::default(),
             wake,
             unseen_write: None,
+            usage_due: true,
+            usage_read: Instant::now() - USAGE_EVERY,
         };
         daemon.configure();
         Ok(daemon)
@@ -349,6 +356,16 @@ impl Daemon {
             self.data_version = version;
             self.work = true;
             self.wrote = true;
+            self.usage_due = true;
+        }
+        if self.usage_due && self.usage_read.elapsed() >= USAGE_EVERY {
+            self.usage_read = Instant::now();
+            self.usage_due = false;
+            match super::usage::pass(&self.outbox, now_ms()) {
+                Ok(n) if n > 0 => self.wrote = true,
+                Ok(_) => {}
+                Err(e) => dlog!("reading token usage failed: {}", error_chain(&e)),
+            }
         }
         if self.spill_checked.elapsed() >= SPILL_EVERY {
             self.spill_checked = Instant::now();

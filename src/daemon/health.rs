@@ -73,6 +73,17 @@ impl Publisher {
         }
     }
 
+    /// The OTLP sink's partial-success counts, when there are any.
+    pub fn collector_rejected(
+        &mut self,
+        now: Option<Box<crate::shared::health::CollectorRejected>>,
+    ) {
+        if self.health.collector_rejected != now {
+            self.health.collector_rejected = now;
+            self.dirty = true;
+        }
+    }
+
     pub fn redactions_mut(&mut self) -> &mut std::collections::BTreeMap<String, u64> {
         self.progressed = true;
         &mut self.health.redactions

@@ -20,6 +20,7 @@ pub mod signals;
 pub mod sink;
 pub mod spans;
 pub mod trim;
+mod usage;
 mod wake;
 
 use std::rc::Rc;

@@ -15,6 +15,7 @@ use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
 use super::spans::{self, OutSpan};
 use crate::shared::config::Config;
+use crate::shared::vocabulary::{self, Kind};
 
 /// One event as it leaves the machine. `row` stays local (the outbox id to acknowledge);
 /// `id` is the collector's dedup key. Every string that came from the agent has been
@@ -29,6 +30,9 @@ pub struct OutEvent {
     pub received_ms: i64,
     pub client: String,
     pub event: String,
+    /// The normalized kind next to the agent's own name: the same for Claude Code's
+    /// `PreToolUse` and Gemini's `BeforeTool`. Difflore's vocabulary, never captured text.
+    pub kind: Kind,
     pub session_id: Option<String>,
     pub cwd: Option<String>,
     pub tool: Option<String>,
@@ -82,12 +86,19 @@ impl Preparer {
             .member
             .as_ref()
             .map(|m| spans::ids_of(m, &self.install_id));
+        // As assembled when it was; a row inserted after the last assembly pass gets the
+        // same answer from the vocabulary directly.
+        let kind = row
+            .kind
+            .as_deref()
+            .map_or_else(|| vocabulary::kind_of(&row.client, &row.event), Kind::parse);
         Ok(OutEvent {
             row: row.id,
             id: format!("{}-{}", self.install_id, row.id),
             received_ms: row.received_ms,
             client: self.field("client", row.client, counts),
             event: self.field("event", row.event, counts),
+            kind,
             session_id: row.session_id.map(|v| self.field("session_id", v, counts)),
             cwd: row.cwd.map(|v| self.field("cwd", v, counts)),
             tool: row.tool.map(|v| self.field("tool", v, counts)),
@@ -141,6 +152,7 @@ mod tests {
             tool: Some(format!("mcp__x__{text} ")),
             payload: format!(r#"{{"k":"{text}"}}"#).into_bytes(),
             size: 0,
+            kind: None,
             spans: Vec::new(),
             member: None,
         }
@@ -155,6 +167,28 @@ mod tests {
         assert!(!text.contains(TOKEN), "{text}");
         assert_eq!(counts.get("github-token"), Some(&6), "{counts:?}");
         assert_eq!(ev.id, "inst-3");
+    }
+
+    #[test]
+    fn the_kind_is_the_assembled_one_else_the_vocabularys() {
+        let p = Preparer::new("inst".into(), &Config::default()).unwrap();
+        let mut counts = Counts::new();
+        let fresh = Claimed {
+            client: "gemini".into(),
+            event: "BeforeTool".into(),
+            ..row("x")
+        };
+        let assembled = Claimed {
+            kind: Some("tool.post".into()),
+            ..fresh.clone()
+        };
+        assert_eq!(p.prepare(fresh, &mut counts).unwrap().kind, Kind::ToolPre);
+        assert_eq!(
+            p.prepare(assembled, &mut counts).unwrap().kind,
+            Kind::ToolPost
+        );
+        let text = serde_json::to_string(&p.prepare(row("x"), &mut counts).unwrap()).unwrap();
+        assert!(text.contains(r#""kind":"other""#), "{text}");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Claimed {
     pub session_id: Option<String>,
     pub cwd: Option<String>,
     pub tool: Option<String>,
+    /// The normalized kind as assembly stored it; `None` until the row is assembled.
+    pub kind: Option<String>,
     pub payload: Vec<u8>,
     pub size: i64,
     /// The closed spans this row carries out, and the span it belongs to
@@ -53,7 +55,7 @@ pub const CLAIM: &str = "UPDATE events SET state = 'in_flight', claimed_ms = ?1
                   WHERE state = 'pending' AND next_attempt_ms <= ?1
                   ORDER BY id LIMIT ?2))
         WHERE running <= ?3 OR running = size + ?4)
-    RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size";
+    RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size, kind";
 
 /// Claim the oldest due pending rows: at most `max_events`, and no more than `max_bytes`
 /// (estimated) unless the first row alone is larger. One statement: no read-then-write.
@@ -87,6 +89,7 @@ pub fn claim(
                     // Stored as text by the hook; read bytes so a blob cannot fail the claim.
                     payload: r.get_ref(7)?.as_bytes()?.to_vec(),
                     size: r.get(8)?,
+                    kind: r.get(9)?,
                     spans: Vec::new(),
                     member: None,
                 })

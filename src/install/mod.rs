@@ -1,10 +1,12 @@
-//! Hook installation for the five agents (`difflorectl hooks install|uninstall|print`) and
-//! the service files that keep `difflored` running (`service`). Every path comes from the
-//! caller, nothing here reads the environment, and outcomes are values for one renderer.
+//! Hook installation for every agent with command hooks (`difflorectl hooks
+//! install|uninstall|print`) and the service files that keep `difflored` running
+//! (`service`). Every path comes from the caller, nothing here reads the environment, and
+//! outcomes are values for one renderer.
 
 mod agent;
 mod auggie;
 mod claude_code;
+mod cline;
 mod codex;
 pub mod codex_trust;
 mod copilot;
@@ -13,6 +15,8 @@ mod droid;
 mod gemini;
 mod hooks_map;
 mod note;
+mod opencode;
+mod owned;
 mod qwen;
 pub mod service;
 mod settings_file;
@@ -24,6 +28,7 @@ use std::path::PathBuf;
 use agent::{AgentSpec, NoteContext};
 pub use hooks_map::PROGRAM;
 pub use note::Note;
+pub use owned::MARKER;
 pub use settings_file::BACKUP_SUFFIX;
 
 pub use crate::shared::event::Client;
@@ -42,7 +47,24 @@ pub mod timeouts {
 }
 
 /// The agents whose hooks difflore can write (the others are only recognised).
-pub const INSTALLABLE: [Client; 10] = [
+pub const INSTALLABLE: [Client; 12] = [
+    Client::ClaudeCode,
+    Client::Codex,
+    Client::Gemini,
+    Client::Cursor,
+    Client::Windsurf,
+    Client::Copilot,
+    Client::VsCode,
+    Client::Droid,
+    Client::QwenCode,
+    Client::Auggie,
+    Client::Cline,
+    Client::OpenCode,
+];
+
+/// The installable agents whose hooks are entries difflore merges into a JSON settings file
+/// of the user's; the others get files of difflore's own (Cline's scripts, OpenCode's plugin).
+pub const SETTINGS_FILES: [Client; 10] = [
     Client::ClaudeCode,
     Client::Codex,
     Client::Gemini,
@@ -173,11 +195,14 @@ impl Request {
         )
     }
 
-    /// The settings file this request reads and writes.
+    /// The settings file this request reads and writes; for an agent configured by files of
+    /// difflore's own, the directory of Cline's scripts or OpenCode's plugin file.
     pub fn settings_path(&self) -> PathBuf {
         let spec = spec(self.client);
         let loc = &self.locations;
         match (self.scope, self.client) {
+            (scope, Client::Cline) => cline::dir(scope, loc),
+            (scope, Client::OpenCode) => opencode::file(scope, loc),
             (Scope::User, Client::Codex) => codex::user_file(&loc.home, loc.codex_home.as_deref()),
             (Scope::User, _) => loc.home.join(spec.user_file),
             (Scope::Project, _) => loc.project.join(spec.project_file),
@@ -187,7 +212,11 @@ impl Request {
 
 /// The events difflore hooks for `client`, in the agent's own spelling.
 pub fn events(client: Client) -> &'static [&'static str] {
-    spec(client).events
+    match client {
+        Client::Cline => cline::EVENTS,
+        Client::OpenCode => opencode::EVENTS,
+        _ => spec(client).events,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +264,14 @@ pub fn uninstall(request: &Request) -> Result<InstallOutcome, InstallError> {
 
 /// The file an install would write, without writing it.
 pub fn print(request: &Request) -> Result<Preview, InstallError> {
+    if let Some(files) = own_files(request)? {
+        let changed = owned::apply_preview(&files)?;
+        return Ok(Preview {
+            path: request.settings_path(),
+            text: files.first().map(|f| f.text.clone()).unwrap_or_default(),
+            changed,
+        });
+    }
     let plan = plan(request, Action::Install)?;
     Ok(Preview {
         path: plan.path,
@@ -253,7 +290,7 @@ struct Plan {
 }
 
 fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
-    if !INSTALLABLE.contains(&request.client) {
+    if !SETTINGS_FILES.contains(&request.client) {
         return Err(InstallError::Unsupported {
             client: request.client,
         });
@@ -300,7 +337,61 @@ fn plan(request: &Request, action: Action) -> Result<Plan, InstallError> {
     })
 }
 
+/// The files difflore owns whole for `request`'s agent, when it is configured that way.
+fn own_files(request: &Request) -> Result<Option<Vec<owned::Wanted>>, InstallError> {
+    let Some(files) = wanted_files(request) else {
+        return Ok(None);
+    };
+    let loc = &request.locations;
+    if request.scope == Scope::Project && !loc.project.is_dir() {
+        return Err(InstallError::NoProjectDir {
+            path: loc.project.clone(),
+        });
+    }
+    Ok(Some(files))
+}
+
+fn wanted_files(request: &Request) -> Option<Vec<owned::Wanted>> {
+    let (scope, loc) = (request.scope, &request.locations);
+    match request.client {
+        Client::Cline => Some(cline::scripts(scope, loc, &request.program)),
+        Client::OpenCode => Some(vec![opencode::plugin(scope, loc, &request.program)]),
+        _ => None,
+    }
+}
+
+fn apply_own_files(
+    request: &Request,
+    files: &[owned::Wanted],
+    action: Action,
+) -> Result<InstallOutcome, InstallError> {
+    let applied = owned::apply(files, action)?;
+    let entries = match (request.client, action) {
+        // One plugin file carries every event.
+        (Client::OpenCode, Action::Install) if applied.entries > 0 => opencode::EVENTS.len(),
+        _ => applied.entries,
+    };
+    let mut notes = applied.skipped;
+    if action == Action::Install {
+        notes.extend(agent::restart_note(request.client, applied.changed));
+    }
+    Ok(InstallOutcome {
+        client: request.client,
+        action,
+        path: request.settings_path(),
+        changed: applied.changed,
+        created: applied.created,
+        backup: None,
+        entries,
+        trust: None,
+        notes,
+    })
+}
+
 fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallError> {
+    if let Some(files) = own_files(request)? {
+        return apply_own_files(request, &files, action);
+    }
     let plan = plan(request, action)?;
     let backup = if plan.changed {
         settings_file::store(&plan.path, &plan.loaded, &plan.text)?
@@ -348,7 +439,7 @@ fn spec(client: Client) -> &'static AgentSpec {
         Client::Droid => &droid::SPEC,
         Client::QwenCode => &qwen::SPEC,
         Client::Auggie => &auggie::SPEC,
-        // Guarded by `plan`: these have no file difflore writes.
+        // Guarded by `own_files`: these get files of difflore's own, not a settings file.
         Client::Cline | Client::OpenCode => &windsurf::SPEC,
         Client::ClaudeCode => &claude_code::SPEC,
         Client::Codex => &codex::SPEC,
@@ -358,7 +449,7 @@ fn spec(client: Client) -> &'static AgentSpec {
     }
 }
 
-/// Quote a program path for the `sh -c` the agents run hooks through.
+/// Quote a program path for the `sh -c` the agents run hooks through (and Cline's scripts).
 fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word

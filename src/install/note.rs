@@ -24,6 +24,8 @@ pub enum Note {
     Unsupported { client: Client },
     /// Sessions already running keep the hooks they started with.
     RestartSessions { client: Client },
+    /// A file of the user's own sits where difflore's would go: left as it is.
+    NotOurs { path: PathBuf, event: &'static str },
 }
 
 impl fmt::Display for Note {
@@ -59,6 +61,12 @@ impl fmt::Display for Note {
                 "difflore cannot install hooks for {} yet; its events are recognised when \
                  they reach difflore-hook",
                 client.as_str()
+            ),
+            Note::NotOurs { path, event } => write!(
+                f,
+                "{} is not difflore's; it was left as it is, so difflore does not capture \
+                 {event} there",
+                path.display()
             ),
             Note::RestartSessions { client } => write!(
                 f,

@@ -179,7 +179,7 @@ pub(super) fn backup_path(target: &Path) -> PathBuf {
 
 /// Atomically replace `path` with `bytes`: a temp file in the same directory, fsynced, then
 /// renamed over it, then the directory fsynced so the rename itself is durable.
-fn replace(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+pub(super) fn replace(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

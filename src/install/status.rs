@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::hooks_map::{PROGRAM, is_ours};
-use super::{Client, Request, Scope, codex, codex_trust, settings_file, spec};
+use super::{
+    Client, Request, Scope, cline, codex, codex_trust, opencode, owned, settings_file, spec,
+    wanted_files,
+};
 
 /// One agent's hooks in one scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,9 @@ pub struct ScopeStatus {
 
 /// Status of `request.client` in `request.scope`.
 pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
+    if let Some(files) = wanted_files(request) {
+        return own_files_status(request, &files, path_var);
+    }
     let path = request.settings_path();
     let spec = spec(request.client);
     let mut status = ScopeStatus {
@@ -83,7 +89,13 @@ pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
             if codex::hooks_turned_off(&config) {
                 Some(format!("hooks are turned off in {}", config.display()))
             } else if codex_trust::trusted_count(&config, &wanted) < wanted.len() {
-                Some("not trusted (install again with --trust)".into())
+                let scope = match request.scope {
+                    Scope::User => "",
+                    Scope::Project => " --scope project",
+                };
+                Some(format!(
+                    "not trusted: run difflorectl hooks install --client codex{scope} --trust"
+                ))
             } else {
                 None
             }
@@ -100,10 +112,60 @@ pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
     status
 }
 
+/// Cline's scripts and OpenCode's plugin: which are difflore's, what they run, and whether
+/// Cline will run a script (only while it is executable).
+fn own_files_status(
+    request: &Request,
+    files: &[owned::Wanted],
+    path_var: Option<&str>,
+) -> ScopeStatus {
+    let found = owned::installed(files);
+    let events = match request.client {
+        // One plugin file carries every event.
+        Client::OpenCode if !found.events.is_empty() => opencode::EVENTS.to_vec(),
+        _ => found.events.clone(),
+    };
+    let programs: Vec<Option<String>> = found
+        .files
+        .iter()
+        .map(|(text, _)| match request.client {
+            Client::OpenCode => opencode::program_of(text),
+            _ => cline::program_of(text),
+        })
+        .collect();
+    // Cline's Hooks tab turns a script off by clearing its executable bits.
+    let off: Vec<&str> = found
+        .events
+        .iter()
+        .zip(&found.files)
+        .filter(|(_, (_, mode))| request.client == Client::Cline && mode & 0o111 == 0)
+        .map(|(event, _)| *event)
+        .collect();
+    ScopeStatus {
+        scope: request.scope,
+        path: request.settings_path(),
+        events: events.into_iter().map(str::to_owned).collect(),
+        unreadable: found.unreadable,
+        command_resolves: programs
+            .iter()
+            .all(|p| p.as_deref().is_some_and(|p| program_resolves(p, path_var))),
+        blocked: (!off.is_empty()).then(|| {
+            format!(
+                "not executable, so turned off in Cline's Hooks tab: {}",
+                off.join(", ")
+            )
+        }),
+    }
+}
+
 /// The command's program is `difflore-hook`, found as given or on `path_var`, executable.
 fn resolves(command: &str, path_var: Option<&str>) -> bool {
     let program = command.split_whitespace().next().unwrap_or_default();
-    let program = program.trim_matches(|c| c == '\'' || c == '"');
+    program_resolves(program.trim_matches(|c| c == '\'' || c == '"'), path_var)
+}
+
+/// `program` is `difflore-hook`, found as given or on `path_var`, executable.
+fn program_resolves(program: &str, path_var: Option<&str>) -> bool {
     let executable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };

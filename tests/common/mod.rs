@@ -79,12 +79,21 @@ impl Sandbox {
 /// Spawn `cmd`, write `input` to its stdin, wait for it.
 pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn binary");
+        .stderr(Stdio::piped());
+    // A binary a test has just copied can be "busy" for a moment: another test's fork,
+    // between fork and exec, still holds the copy's write descriptor (ETXTBSY).
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            spawned => break spawned.expect("spawn binary"),
+        }
+    };
     let mut stdin = child.stdin.take().unwrap();
     // The child may legitimately stop reading (over the cap): ignore a broken pipe.
     let _ = stdin.write_all(input);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::common::{self, Sandbox};
-use crate::support::{assert_silent, only_row};
+use crate::support::{assert_answered, assert_silent, only_row};
 
 /// What the hook must extract from one fixture.
 #[derive(Debug, Deserialize)]
@@ -53,7 +53,13 @@ fn check(name: &str, want: &Expected, with_client: bool) -> Result<(), String> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         sb.hook(&args, &raw)
     };
-    assert_silent(&out);
+    // Cline reads an answer from every hook; the installer always names the client.
+    let answer = if with_client && want.client == "cline" {
+        "{\"cancel\":false}\n"
+    } else {
+        ""
+    };
+    assert_answered(&out, answer);
     let row = only_row(&sb);
     let got = (
         row.client.as_str(),

@@ -62,16 +62,22 @@ pub fn only_row(sb: &Sandbox) -> Row {
 
 /// Stored without a word: exit 0, empty stdout, empty stderr.
 pub fn assert_silent(out: &Output) {
+    assert_answered(out, "");
+}
+
+/// Stored with nothing said but the agent's own "carry on" `answer` on stdout (Cline's
+/// `{"cancel":false}`; empty for the agents that read none): exit 0, empty stderr.
+pub fn assert_answered(out: &Output, answer: &str) {
     assert_eq!(
         out.status.code(),
         Some(0),
         "stderr: {}",
         common::stderr(out)
     );
-    assert!(
-        out.stdout.is_empty(),
-        "stdout must stay empty: {:?}",
-        out.stdout
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        answer,
+        "stdout must be exactly the agent's answer"
     );
     assert!(
         out.stderr.is_empty(),

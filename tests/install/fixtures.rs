@@ -42,7 +42,37 @@ fn no_fixture_yet(client: Client) -> &'static [&'static str] {
             "PostCompact",
             "StopFailure",
         ],
+        Client::OpenCode => &[
+            "session.compacted",
+            "session.error",
+            "session.deleted",
+            "permission.asked",
+        ],
         _ => &[],
+    }
+}
+
+/// The event a fixture is hooked as. Cline's CLI names its payloads apart from the script
+/// that receives them (Cline's own map: `TaskStart` runs for `agent_start`, …); the VS Code
+/// extension's payloads carry the script's name.
+fn hooked_as(client: Client, fixture: &str) -> &str {
+    const CLINE_CLI: &[(&str, &str)] = &[
+        ("agent_start", "TaskStart"),
+        ("agent_resume", "TaskResume"),
+        ("agent_abort", "TaskCancel"),
+        ("agent_end", "TaskComplete"),
+        ("agent_error", "TaskError"),
+        ("tool_call", "PreToolUse"),
+        ("tool_result", "PostToolUse"),
+        ("prompt_submit", "UserPromptSubmit"),
+        ("session_shutdown", "SessionShutdown"),
+    ];
+    match client {
+        Client::Cline => CLINE_CLI
+            .iter()
+            .find(|(payload, _)| *payload == fixture)
+            .map_or(fixture, |(_, script)| script),
+        _ => fixture,
     }
 }
 
@@ -69,11 +99,9 @@ fn each_agents_fixtures_and_installed_events_agree() {
         let fixtures: BTreeSet<String> = std::fs::read_dir(root.join(client.as_str()))
             .expect("a fixture folder per installable agent")
             .filter_map(|e| {
-                e.ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".json")
-                    .map(str::to_owned)
+                let name = e.ok()?.file_name();
+                let event = name.to_str()?.strip_suffix(".json")?;
+                Some(hooked_as(client, event).to_owned())
             })
             .collect();
         let events: BTreeSet<&str> = install::events(client).iter().copied().collect();

@@ -11,7 +11,7 @@ use super::support::{Dirs, existing, handlers, install_backup, ours, read_json, 
 
 #[test]
 fn installing_twice_leaves_identical_bytes() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let path = request.settings_path();
@@ -63,7 +63,7 @@ fn reinstall_replaces_an_old_difflore_entry_in_place() {
 
 #[test]
 fn backup_holds_the_previous_file_and_the_mode_is_kept() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let path = request.settings_path();
@@ -92,7 +92,7 @@ fn a_new_file_gets_no_backup_and_an_unchanged_one_no_new_backup() {
 
 #[test]
 fn print_shows_the_install_without_writing() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let preview = install::print(&request).unwrap();

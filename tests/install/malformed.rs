@@ -10,7 +10,7 @@ use super::support::{Dirs, write_json};
 
 #[test]
 fn malformed_file_is_an_error_naming_the_position_and_left_untouched() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let path = request.settings_path();

@@ -10,7 +10,7 @@ use super::support::{Dirs, existing, handlers, ours, read_json, write_json};
 
 #[test]
 fn install_keeps_other_hooks_unknown_keys_and_their_order() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let path = request.settings_path();

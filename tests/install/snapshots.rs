@@ -16,7 +16,7 @@ fn snapshot_settings() -> insta::Settings {
 
 #[test]
 fn installed_files_match_their_snapshots() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         install::install(&request).unwrap();

@@ -10,7 +10,7 @@ use super::support::{Dirs, existing, install_backup, ours, read_json, write_json
 
 #[test]
 fn install_into_a_missing_file_creates_it_with_every_event() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let outcome = install::install(&request).unwrap();

@@ -7,7 +7,7 @@ use super::support::{Dirs, existing, read_json, write_json};
 
 #[test]
 fn uninstall_removes_only_difflores_entries() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let path = request.settings_path();
@@ -26,7 +26,7 @@ fn uninstall_removes_only_difflores_entries() {
 
 #[test]
 fn uninstall_after_install_into_a_missing_file_leaves_no_hooks_behind() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         install::install(&request).unwrap();
@@ -61,7 +61,7 @@ fn uninstall_keeps_a_users_handler_that_shares_a_group_with_ours() {
 
 #[test]
 fn uninstall_without_a_file_creates_nothing() {
-    for client in install::INSTALLABLE {
+    for client in install::SETTINGS_FILES {
         let dirs = Dirs::new();
         let request = dirs.user(client);
         let outcome = install::uninstall(&request).unwrap();

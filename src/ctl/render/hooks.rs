@@ -86,6 +86,68 @@ fn status_text(agents: &[AgentStatus]) -> String {
     lines.join("\n")
 }
 
+/// What keeps difflore's hooks for one agent from capturing, in either scope: nothing for
+/// an agent whose installed hooks will all run.
+fn problems(a: &AgentStatus) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in a
+        .scopes
+        .iter()
+        .filter(|s| !s.events.is_empty() || s.unreadable)
+    {
+        let found = if s.unreadable {
+            Some(format!("{} cannot be read", s.path.display()))
+        } else if !s.command_resolves {
+            Some("its command does not resolve to an executable difflore-hook".into())
+        } else {
+            s.blocked.clone()
+        };
+        if let Some(p) = found.filter(|p| !out.contains(p)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `difflorectl status`'s one line about hooks: each agent that has difflore's hooks, and
+/// what keeps any of them from capturing (the detail is `hooks status`'s).
+pub fn summary(agents: &[AgentStatus]) -> String {
+    if agents.is_empty() {
+        return "none installed (difflorectl hooks install --client NAME)".into();
+    }
+    let names: Vec<String> = agents
+        .iter()
+        .map(|a| match problems(a)[..] {
+            [] => a.client.as_str().to_owned(),
+            ref p => format!("{} ({})", a.client.as_str(), p.join("; ")),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// `difflorectl status --json`'s `hooks`: the same, as values.
+pub fn summary_json(agents: &[AgentStatus]) -> serde_json::Value {
+    let agents: Vec<serde_json::Value> = agents
+        .iter()
+        .map(|a| {
+            let scopes: Vec<&str> = a
+                .scopes
+                .iter()
+                .filter(|s| !s.events.is_empty())
+                .map(|s| scope_name(s.scope))
+                .collect();
+            let problems = problems(a);
+            serde_json::json!({
+                "client": a.client.as_str(),
+                "scopes": scopes,
+                "will_run": problems.is_empty(),
+                "problems": problems,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(agents)
+}
+
 fn status_json(agents: &[AgentStatus]) -> String {
     let agents: Vec<serde_json::Value> = agents
         .iter()

@@ -94,14 +94,34 @@ fn text(r: &StatusReport) -> String {
         };
         row("delivery:", delivery);
         row("last success:", ago(h.last_success_ms, r.now_ms));
+        if let Some(c) = &h.collector_rejected {
+            row("collector dropped:", collector_dropped(c));
+        }
         row(
             "last error:",
             h.last_error.clone().unwrap_or_else(|| "none".into()),
         );
         row("heartbeat:", ago(Some(h.heartbeat_ms), r.now_ms));
     }
+    if let Some(agents) = &r.hooks {
+        row("hooks:", super::hooks::summary(agents));
+    }
     row("data home:", r.data_home.display().to_string());
     lines.join("\n")
+}
+
+/// An OTLP collector's partial successes: `3 log records, 1 span (last: …)`.
+fn collector_dropped(c: &crate::shared::health::CollectorRejected) -> String {
+    let plural = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let mut text = format!(
+        "{}, {} accepted then dropped by the collector",
+        plural(c.log_records, "log record"),
+        plural(c.spans, "span")
+    );
+    if let Some(last) = &c.last {
+        text.push_str(&format!(" (last: {last})"));
+    }
+    text
 }
 
 /// What the size limit removed: never silent, and pending events first (they are losses).
@@ -267,6 +287,7 @@ fn to_json(r: &StatusReport) -> Value {
         "spill_waiting": r.spill_waiting,
         "delivered_total": delivered_total,
         "redactions": h.map(|h| &h.redactions),
+        "collector_rejected": h.and_then(|h| h.collector_rejected.as_ref()),
         "endpoint": r.endpoint,
         "local_recorder": local_recorder(r),
         "keep_history_s": r.keep_history.map(|d| d.as_secs()),
@@ -275,6 +296,7 @@ fn to_json(r: &StatusReport) -> Value {
         "last_error": h.and_then(|h| h.last_error.clone()),
         "next_retry_at": h.and_then(|h| h.next_retry_ms).map(rfc3339),
         "heartbeat_at": h.map(|h| h.heartbeat_ms).filter(|ms| *ms > 0).map(rfc3339),
+        "hooks": r.hooks.as_deref().map(super::hooks::summary_json),
         "data_home": r.data_home,
     })
 }

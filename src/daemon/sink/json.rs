@@ -26,6 +26,7 @@ impl Encoder for JsonEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::vocabulary::Kind;
     use serde_json::value::RawValue;
 
     #[test]
@@ -36,6 +37,7 @@ mod tests {
             received_ms: 1_735_689_600_000,
             client: "codex".into(),
             event: "Stop".into(),
+            kind: Kind::TurnStop,
             session_id: Some("s".into()),
             cwd: None,
             tool: None,
@@ -47,7 +49,7 @@ mod tests {
         let body = String::from_utf8(JsonEncoder.encode(&[ev]).unwrap()).unwrap();
         assert_eq!(
             body,
-            r#"{"events":[{"id":"abc-7","client":"codex","event":"Stop","session_id":"s","cwd":null,"tool":null,"received_at":"2025-01-01T00:00:00.000Z","payload":{"a": [1, 2.50]}}]}"#
+            r#"{"events":[{"id":"abc-7","client":"codex","event":"Stop","kind":"turn.stop","session_id":"s","cwd":null,"tool":null,"received_at":"2025-01-01T00:00:00.000Z","payload":{"a": [1, 2.50]}}]}"#
         );
     }
 }

@@ -40,6 +40,7 @@ fn record(ev: &OutEvent, observed_ns: u64) -> Result<LogRecord, serde_json::Erro
         string("difflore.event.id", &ev.id),
         string("difflore.client", &ev.client),
         string("event.name", &ev.event),
+        string("difflore.event.kind", ev.kind.as_str()),
     ];
     let optional = [
         ("session.id", &ev.session_id),

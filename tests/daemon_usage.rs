@@ -1,0 +1,240 @@
+//! Token usage read from the agents' own transcripts by a real difflored: Claude Code's
+//! per-message usage (one response logged per content block counts once, with its largest
+//! counts) and Codex's running totals (a repeated total counts once, cached input apart),
+//! appended lines picked up on the next event, a replaced file read again without counting
+//! twice, and the totals shown by `difflorectl sessions --json`.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use common::daemon::{DaemonGuard, write_config};
+use common::{Sandbox, wait_until};
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn claude_line(id: &str, output: i64) -> String {
+    json!({
+        "type": "assistant",
+        "sessionId": "c1",
+        "requestId": format!("req_{id}"),
+        "timestamp": "2026-12-01T10:00:05.000Z",
+        "message": {
+            "id": format!("msg_{id}"),
+            "model": "claude-sonnet-4-5",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "done"}],
+            "usage": {
+                "input_tokens": 12,
+                "cache_creation_input_tokens": 300,
+                "cache_read_input_tokens": 4000,
+                "output_tokens": output
+            }
+        }
+    })
+    .to_string()
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn hook(sb: &Sandbox, client: &str, event: &str, session: &str, transcript: &Path) {
+    let payload = json!({
+        "hook_event_name": event,
+        "session_id": session,
+        "cwd": "/w",
+        "transcript_path": transcript,
+    });
+    let out = sb.hook(&["--client", client], payload.to_string().as_bytes());
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+/// (rows, input, output, cache_read, cache_write) recorded for `session`.
+fn usage(sb: &Sandbox, session: &str) -> (i64, i64, i64, i64, i64) {
+    sb.sqlite()
+        .query_row(
+            "SELECT count(*), total(input), total(output), total(cache_read), total(cache_write)
+             FROM usage WHERE session_id = ?1",
+            [session],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, f64>(1)? as i64,
+                    r.get::<_, f64>(2)? as i64,
+                    r.get::<_, f64>(3)? as i64,
+                    r.get::<_, f64>(4)? as i64,
+                ))
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn claude_code_usage_counts_each_response_once_and_follows_the_transcript() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let transcript = sb.dir.path().join("c1.jsonl");
+    append(
+        &transcript,
+        &[
+            json!({"type": "user", "message": {"role": "user", "content": "hi"}}).to_string(),
+            claude_line("a", 10),
+            // Torn mid-write by a crash: skipped and counted, the rest still read.
+            r#"{"type":"assistant","message":{"id":"msg_z","usage":{"input_tok"#.to_owned(),
+            claude_line("a", 25),
+            claude_line("b", 7),
+        ],
+    );
+    hook(&sb, "claude-code", "UserPromptSubmit", "c1", &transcript);
+    hook(&sb, "claude-code", "Stop", "c1", &transcript);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "c1") == (2, 24, 32, 8000, 600)),
+        "{:?}\n{}",
+        usage(&sb, "c1"),
+        d.log_text()
+    );
+    let skipped: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(skipped, 1);
+    // The next response, then the next event: read from where the last look stopped.
+    append(&transcript, &[claude_line("c", 100)]);
+    hook(&sb, "claude-code", "Stop", "c1", &transcript);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "c1") == (3, 36, 132, 12000, 900)),
+        "{:?}\n{}",
+        usage(&sb, "c1"),
+        d.log_text()
+    );
+    // Replaced by a new file (another inode) holding the same lines and one more: read
+    // again from its start, nothing counted twice.
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    std::fs::remove_file(&transcript).unwrap();
+    std::fs::write(&transcript, text).unwrap();
+    append(&transcript, &[claude_line("d", 1)]);
+    hook(&sb, "claude-code", "Stop", "c1", &transcript);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "c1") == (4, 48, 133, 16000, 1200)),
+        "{:?}\n{}",
+        usage(&sb, "c1"),
+        d.log_text()
+    );
+    let out = sb
+        .cmd("difflorectl")
+        .args(["sessions", "--json"])
+        .output()
+        .unwrap();
+    let sessions: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c1 = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_id"] == "c1")
+        .expect("the session is listed");
+    assert_eq!(
+        c1["tokens"],
+        json!({"input": 48, "output": 133, "cache_read": 16000, "cache_write": 1200}),
+        "{c1}"
+    );
+}
+
+#[test]
+fn codex_usage_comes_from_its_running_totals_once_each() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let rollout = sb.dir.path().join("rollout-x1.jsonl");
+    // Running totals, as Codex reports them after each response.
+    let count = |input: i64, cached: i64, output: i64| {
+        json!({
+            "timestamp": "2026-12-01T10:00:05.000Z",
+            "type": "event_msg",
+            "payload": {"type": "token_count", "info": {
+                "total_token_usage": {"input_tokens": input, "cached_input_tokens": cached,
+                                      "output_tokens": output, "total_tokens": input + output},
+                "last_token_usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+                "model_context_window": 272000
+            }}
+        })
+        .to_string()
+    };
+    append(
+        &rollout,
+        &[
+            json!({"timestamp": "2026-12-01T10:00:00.000Z", "type": "turn_context",
+                   "payload": {"cwd": "/w", "model": "gpt-5-codex"}})
+            .to_string(),
+            json!({"timestamp": "2026-12-01T10:00:01.000Z", "type": "event_msg",
+                   "payload": {"type": "token_count", "info": null}})
+            .to_string(),
+            count(1000, 600, 100),
+            count(1000, 600, 100),
+            count(2150, 1600, 150),
+        ],
+    );
+    hook(&sb, "codex", "UserPromptSubmit", "x1", &rollout);
+    hook(&sb, "codex", "Stop", "x1", &rollout);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "x1") == (2, 550, 150, 1600, 0)),
+        "{:?}\n{}",
+        usage(&sb, "x1"),
+        d.log_text()
+    );
+    let model: String = sb
+        .sqlite()
+        .query_row(
+            "SELECT DISTINCT model FROM usage WHERE session_id = 'x1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(model, "gpt-5-codex");
+}
+
+#[test]
+fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let dir = sb.dir.path().join("a-folder.jsonl");
+    std::fs::create_dir(&dir).unwrap();
+    hook(&sb, "claude-code", "Stop", "f1", &dir);
+    hook(
+        &sb,
+        "claude-code",
+        "Stop",
+        "f2",
+        Path::new("relative.jsonl"),
+    );
+    let d = DaemonGuard::foreground(&sb, &[]);
+    // The daemon has looked (its cursor moved past both events) and recorded nothing.
+    assert!(
+        wait_until(LIMIT, || sb
+            .sqlite()
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_through'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .is_ok_and(|v| v >= 2)),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(usage(&sb, "f1").0 + usage(&sb, "f2").0, 0);
+}
