@@ -307,8 +307,16 @@ impl Daemon {
             let wait = u64::try_from(retry_at - now_ms()).unwrap_or(0);
             at = at.min(now + Duration::from_millis(wait));
         }
-        if self.wrote || self.heartbeats_written {
-            let due = self.checkpointed + IDLE_CHECKPOINT_GAP;
+        // The checkpoints housekeeping makes: the whole WAL once writes stop, and now and
+        // then one for the heartbeats alone.
+        let checkpoint_due = if self.wrote {
+            Some(self.checkpointed + IDLE_CHECKPOINT_GAP)
+        } else if self.heartbeats_written {
+            Some(self.checkpointed + CHECKPOINT_EVERY)
+        } else {
+            None
+        };
+        if let Some(due) = checkpoint_due {
             at = at.min(due.max(now + CHECKPOINT_RETRY));
         }
         if !self.ledger.is_settled() {
