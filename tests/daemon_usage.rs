@@ -222,6 +222,16 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
         "f2",
         Path::new("relative.jsonl"),
     );
+    // A FIFO nobody writes to: opening it must not hold the daemon.
+    let fifo = sb.dir.path().join("fifo.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    hook(&sb, "claude-code", "Stop", "f3", &fifo);
     let d = DaemonGuard::foreground(&sb, &[]);
     // The daemon has looked (its cursor moved past both events) and recorded nothing.
     assert!(
@@ -232,9 +242,12 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
                 [],
                 |r| r.get::<_, i64>(0)
             )
-            .is_ok_and(|v| v >= 2)),
+            .is_ok_and(|v| v >= 3)),
         "{}",
         d.log_text()
     );
-    assert_eq!(usage(&sb, "f1").0 + usage(&sb, "f2").0, 0);
+    assert_eq!(
+        usage(&sb, "f1").0 + usage(&sb, "f2").0 + usage(&sb, "f3").0,
+        0
+    );
 }

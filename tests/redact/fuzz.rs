@@ -22,6 +22,7 @@ fn redactor() -> &'static Redactor {
 const FRAGMENTS: &[&str] = &[
     "Authorization: Basic ",
     "Cookie: ",
+    "cookiecookiecookie",
     "Set-Cookie: a=",
     "Bearer ",
     "bearer\t",

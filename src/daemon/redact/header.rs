@@ -16,6 +16,8 @@ pub enum Header {
     SetCookie,
 }
 
+/// The longest header name looked for (`proxy-authorization`).
+const MAX_NAME: usize = 19;
 /// Longer values are bodies, not header values (browsers cap a cookie at 4096 bytes).
 const MAX_VALUE: usize = 4096;
 /// Shorter credentials are flags or tests (`Basic x`), not worth a false alarm.
@@ -100,13 +102,21 @@ fn push(out: &mut Vec<Range<usize>>, value: &str, start: usize, end: usize) {
 pub fn line(text: &str, at: usize) -> Result<(Header, Range<usize>), usize> {
     let b = text.as_bytes();
     let name_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
+    // Bounded both ways: a long run of name bytes (`cookiecookie…`) is no header name,
+    // and walking all of it at each anchor would make the scan quadratic.
     let mut start = at;
     while start > 0 && name_byte(b[start - 1]) {
         start -= 1;
+        if at - start > MAX_NAME {
+            return Err(0);
+        }
     }
     let mut end = at;
     while end < b.len() && name_byte(b[end]) {
         end += 1;
+        if end - start > MAX_NAME {
+            return Err(0);
+        }
     }
     let h = header(&text[start..end]).ok_or(0usize)?;
     let mut i = end;
@@ -216,6 +226,7 @@ mod tests {
             "Authorization: Basic ",
             "Authorization: Basic \t ",
             "Cookie: =; ;=",
+            "xproxy-authorization: s3cr3tvalue",
         ] {
             assert_eq!(redacted(text), text);
         }

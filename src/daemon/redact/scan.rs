@@ -198,10 +198,7 @@ impl Scanner {
         let end = header::line_credentials(text, at, &mut spans);
         out.extend(spans.into_iter().map(|r| hit(r.start, r.end, rule)));
         if end > at {
-            if progress.matched_to.is_empty() {
-                progress.matched_to = vec![0; self.rules.len()];
-            }
-            progress.matched_to[rule] = end;
+            progress.matched(rule, end, self.rules.len());
         }
     }
 
@@ -274,10 +271,7 @@ impl Scanner {
         };
         // Most anchors fail within a few bytes: find the match first, groups only then.
         if let Some(m) = re.search(&input) {
-            if progress.matched_to.is_empty() {
-                progress.matched_to = vec![0; self.rules.len()];
-            }
-            progress.matched_to[rule] = m.end();
+            progress.matched(rule, m.end(), self.rules.len());
             self.push_match(rule, text, m, out);
         }
     }
@@ -315,6 +309,16 @@ struct Progress {
     parsed_to: usize,
     /// Per rule, the end of its last regex match (empty until a first match).
     matched_to: Vec<usize>,
+}
+
+impl Progress {
+    /// Rule `rule` has looked at the text up to `end` (of `rules` rules in all).
+    fn matched(&mut self, rule: usize, end: usize, rules: usize) {
+        if self.matched_to.is_empty() {
+            self.matched_to = vec![0; rules];
+        }
+        self.matched_to[rule] = end;
+    }
 }
 
 fn hit(start: usize, end: usize, rule: usize) -> Hit {

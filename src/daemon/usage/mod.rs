@@ -8,7 +8,7 @@ mod codex;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -152,7 +152,12 @@ fn follow(
     else {
         return Ok((0, true));
     };
-    let Ok(mut file) = File::open(path) else {
+    // Never blocking: a FIFO named as a transcript would hold the daemon at open.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    let Ok(mut file) = opened else {
         return Ok((0, true));
     };
     let Ok(meta) = file.metadata() else {
