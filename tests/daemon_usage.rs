@@ -251,3 +251,79 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
         0
     );
 }
+
+#[test]
+fn gemini_usage_counts_each_message_once_however_often_it_is_appended() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let session = sb.dir.path().join("session-2026-12-01T10-00-g1.jsonl");
+    let gemini = |id: &str, tokens: Value| {
+        json!({"id": id, "timestamp": "2026-12-01T10:00:03.000Z", "type": "gemini",
+               "content": "", "model": "gemini-2.5-pro", "tokens": tokens})
+        .to_string()
+    };
+    let t = |input: i64, cached: i64, output: i64, thoughts: i64| {
+        json!({"input": input, "output": output, "cached": cached, "thoughts": thoughts,
+               "tool": 0, "total": input + output + thoughts})
+    };
+    append(
+        &session,
+        &[
+            json!({"sessionId": "g1", "projectHash": "ab", "startTime": "2026-12-01T10:00:00.000Z",
+                   "lastUpdated": "2026-12-01T10:00:00.000Z", "kind": "main"})
+            .to_string(),
+            json!({"id": "u1", "timestamp": "2026-12-01T10:00:01.000Z", "type": "user",
+                   "content": [{"text": "list the files"}]})
+            .to_string(),
+            // Written before its tokens are known, then again with them, then again when its
+            // tool call's result is recorded.
+            gemini("m1", Value::Null),
+            gemini("m1", t(1200, 1000, 30, 5)),
+            json!({"$set": {"lastUpdated": "2026-12-01T10:00:04.000Z"}}).to_string(),
+            gemini("m1", t(1200, 1000, 30, 5)),
+            gemini("m2", t(1500, 1200, 80, 0)),
+        ],
+    );
+    hook(&sb, "gemini", "BeforeAgent", "g1", &session);
+    hook(&sb, "gemini", "AfterAgent", "g1", &session);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "g1") == (2, 500, 115, 2200, 0)),
+        "{:?}\n{}",
+        usage(&sb, "g1"),
+        d.log_text()
+    );
+    // A legacy single-document session file (`.json`) is not read: nothing counted.
+    let legacy = sb.dir.path().join("session-old.json");
+    std::fs::write(
+        &legacy,
+        serde_json::to_string_pretty(&json!({"sessionId": "g2", "messages": [
+            {"id": "m9", "type": "gemini", "tokens": {"input": 9, "output": 9, "cached": 0}}
+        ]}))
+        .unwrap(),
+    )
+    .unwrap();
+    hook(&sb, "gemini", "AfterAgent", "g2", &legacy);
+    assert!(
+        wait_until(LIMIT, || sb
+            .sqlite()
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_through'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .is_ok_and(|v| v >= 3)),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(usage(&sb, "g2").0, 0);
+    let skipped: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(skipped, 0, "the legacy file's lines were not even tried");
+}

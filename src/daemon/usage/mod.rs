@@ -5,6 +5,7 @@
 
 mod claude;
 mod codex;
+mod gemini;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -43,6 +44,7 @@ fn format_for(client: &str, carry: Option<&str>) -> Option<Box<dyn Format>> {
     match client {
         "claude-code" => Some(Box::new(claude::Claude)),
         "codex" => Some(Box::new(codex::Codex::resume(carry))),
+        "gemini" => Some(Box::new(gemini::Gemini)),
         _ => None,
     }
 }
@@ -64,7 +66,7 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
     let mut sessions = conn
         .prepare_cached(
             "SELECT client, session_id, max(id) FROM events
-             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex')
+             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex', 'gemini')
              GROUP BY client, session_id ORDER BY max(id) LIMIT ?2",
         )
         .map_err(sql)?
@@ -95,6 +97,10 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
         let Some(path) = path.filter(|p| p.starts_with('/')) else {
             continue;
         };
+        // Gemini CLI before its JSONL files wrote one JSON document, rewritten whole.
+        if client == "gemini" && !path.ends_with(".jsonl") {
+            continue;
+        }
         let (rows, finished) =
             follow(&tx, &path, &client, &session, now_ms, &mut budget).map_err(sql)?;
         recorded += rows;
@@ -206,7 +212,8 @@ fn follow(
     )?;
     for line in buf[..complete].split(|&b| b == b'\n') {
         // Most lines are messages and tool output: parse only those that can hold usage.
-        if !contains(line, b"usage") && !contains(line, b"turn_context") {
+        if !contains(line, b"usage") && !contains(line, b"turn_context") && !contains(line, b"tokens")
+        {
             continue;
         }
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
