@@ -50,7 +50,10 @@ mod tests {
             "tokens": {"input": 1200, "output": 40, "cached": 1000, "thoughts": 7, "tool": 0, "total": 1247}
         });
         let r = Gemini.line(&line).unwrap();
-        assert_eq!((r.input, r.output, r.cache_read, r.cache_write), (200, 47, 1000, 0));
+        assert_eq!(
+            (r.input, r.output, r.cache_read, r.cache_write),
+            (200, 47, 1000, 0)
+        );
         assert_eq!(r.key, "m1");
         assert_eq!(r.model.as_deref(), Some("gemini-2.5-pro"));
     }

@@ -6,6 +6,7 @@
 mod claude;
 mod codex;
 mod gemini;
+pub mod turns;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -108,14 +109,7 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
             // The budget ran out mid-file: this session is looked at again next pass.
             newest = newest.min(last - 1);
         }
-        tx.execute(
-            "UPDATE usage SET turn = (SELECT max(turn) FROM events
-                 WHERE session_id = usage.session_id AND received_ms <= usage.at_ms
-                   AND turn IS NOT NULL)
-             WHERE session_id = ?1 AND turn IS NULL",
-            [&session],
-        )
-        .map_err(sql)?;
+        attribute(&tx, &session).map_err(sql)?;
     }
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('usage_through', ?1)
@@ -125,6 +119,19 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
     .map_err(sql)?;
     tx.commit().map_err(sql)?;
     Ok(recorded)
+}
+
+/// Give `session`'s responses not yet given a turn the turn that was open when they were
+/// written. A response read before its events were assembled (turns are numbered by
+/// assembly) is given one on a later look.
+pub(super) fn attribute(conn: &rusqlite::Connection, session: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE usage SET turn = (SELECT max(turn) FROM events
+             WHERE session_id = usage.session_id AND received_ms <= usage.at_ms
+               AND turn IS NOT NULL)
+         WHERE session_id = ?1 AND turn IS NULL",
+    )?
+    .execute([session])
 }
 
 /// Read what `path` gained since the last look and record its responses. A file that
@@ -212,7 +219,9 @@ fn follow(
     )?;
     for line in buf[..complete].split(|&b| b == b'\n') {
         // Most lines are messages and tool output: parse only those that can hold usage.
-        if !contains(line, b"usage") && !contains(line, b"turn_context") && !contains(line, b"tokens")
+        if !contains(line, b"usage")
+            && !contains(line, b"turn_context")
+            && !contains(line, b"tokens")
         {
             continue;
         }
