@@ -27,6 +27,9 @@ use super::wake::{self, Wake};
 
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// An idle daemon's own heartbeats are folded back this often: six of them, a few pages of
+/// WAL, are not worth the three fsyncs of a checkpoint each.
+const HEARTBEAT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 /// After an unexpected database error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
@@ -312,7 +315,7 @@ impl Daemon {
         let checkpoint_due = if self.wrote {
             Some(self.checkpointed + IDLE_CHECKPOINT_GAP)
         } else if self.heartbeats_written {
-            Some(self.checkpointed + CHECKPOINT_EVERY)
+            Some(self.checkpointed + HEARTBEAT_CHECKPOINT_EVERY)
         } else {
             None
         };
@@ -404,7 +407,9 @@ impl Daemon {
         if self.publisher.publish(&self.outbox)? {
             self.heartbeats_written = true;
         }
-        if !self.wrote && self.heartbeats_written && self.checkpointed.elapsed() >= CHECKPOINT_EVERY
+        if !self.wrote
+            && self.heartbeats_written
+            && self.checkpointed.elapsed() >= HEARTBEAT_CHECKPOINT_EVERY
         {
             self.checkpoint(Checkpoint::Passive)?;
         }
