@@ -28,10 +28,26 @@ declare -A PACKAGE=(
   [qwen-code]=@qwen-code/qwen-code@0.15.10
   [copilot]=@github/copilot@1.0.102
   [auggie]=@augmentcode/auggie@0.36.0
+  [kimi]=@moonshot-ai/kimi-code@2.1.0
+  [droid]=droid@0.215.0
+  [cline]=cline@3.0.65
+  [opencode]=opencode-ai@1.18.33
+  [node22]=node@22
 )
-ORDER=(claude-code codex gemini qwen-code copilot auggie)
+ORDER=(claude-code codex gemini qwen-code copilot kimi droid cline opencode auggie)
+# Agents difflore hooks that this run cannot drive, and why.
+declare -A WHY_NOT=(
+  [kiro]="Kiro CLI is not on the npm registry (it ships as a download of its own)"
+  [cursor]="Cursor's hooks run in the Cursor editor; its CLI is not on the npm registry"
+  [windsurf]="Windsurf's hooks run in the Windsurf editor, which has no headless mode"
+  [vscode]="VS Code's agent hooks run inside the VS Code editor"
+)
+WHY_ORDER=(kiro cursor windsurf vscode)
+# Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
+# registry's own `node` package, into target/e2e/npm/node22.
+NEEDS_NODE22=" kimi "
 agents=("$@")
-[[ ${#agents[@]} -eq 0 ]] && agents=("${ORDER[@]}")
+[[ ${#agents[@]} -eq 0 ]] && agents=("${ORDER[@]}" "${WHY_ORDER[@]}")
 
 # The scripted model server, shared by every run.
 port_file=$e2e/fake-model.port
@@ -69,7 +85,7 @@ tee "\$f" | exec "$bin/difflore-hook" "\$@"
 SHIM
   chmod +x "$work/shim/difflore-hook"
   export HOME=$work/home DIFFLORE_HOME=$work/difflore
-  export PATH=$work/shim:$bin:$agent_bin:$base_path
+  export PATH=$work/shim:$bin:$agent_bin${node_bin:+:$node_bin}:$base_path
   unset CODEX_HOME XDG_CONFIG_HOME
   cd "$work/project" && git init -q . 2>/dev/null
 }
@@ -141,23 +157,79 @@ run_copilot() {
     </dev/null >"$work/agent.log" 2>&1
 }
 
+run_kimi() {
+  mkdir -p "$HOME/.kimi-code"
+  cat >"$HOME/.kimi-code/config.toml" <<TOML
+default_model = "e2e"
+
+[providers.e2e]
+type = "openai"
+base_url = "$base/v1"
+api_key = "fake"
+
+[models.e2e]
+provider = "e2e"
+model = "fake-model"
+max_context_size = 128000
+TOML
+  difflorectl hooks install --client kimi >"$work/install.log" 2>&1 || return 1
+  timeout 180 kimi -p "Run the shell command: echo hi" </dev/null >"$work/agent.log" 2>&1
+}
+
+run_droid() {
+  mkdir -p "$HOME/.factory"
+  cat >"$HOME/.factory/settings.json" <<JSON
+{"customModels": [{"model": "fake-model", "displayName": "E2E", "baseUrl": "$base/v1",
+  "apiKey": "fake", "provider": "generic-chat-completion-api", "maxOutputTokens": 4096}]}
+JSON
+  difflorectl hooks install --client droid >"$work/install.log" 2>&1 || return 1
+  timeout 180 droid exec --auto high -m "custom:E2E-0" "Run the shell command: echo hi" \
+    </dev/null >"$work/agent.log" 2>&1
+}
+
+run_cline() {
+  difflorectl hooks install --client cline >"$work/install.log" 2>&1 || return 1
+  timeout 60 cline auth -p openai -k fake -b "$base/v1" -m fake-model >"$work/auth.log" 2>&1 || return 1
+  timeout 180 cline --json "Run the shell command: echo hi" </dev/null >"$work/agent.log" 2>&1
+}
+
+run_opencode() {
+  # OpenCode finds its user configuration, plugins included, under XDG_CONFIG_HOME.
+  export XDG_CONFIG_HOME=$work/xdg
+  mkdir -p "$XDG_CONFIG_HOME/opencode"
+  cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<JSON
+{"autoupdate": false, "share": "disabled",
+ "provider": {"e2e": {"npm": "@ai-sdk/openai-compatible", "name": "e2e",
+   "options": {"baseURL": "$base/v1", "apiKey": "fake"},
+   "models": {"fake-model": {"name": "fake-model", "tool_call": true}}}}}
+JSON
+  difflorectl hooks install --client opencode >"$work/install.log" 2>&1 || return 1
+  timeout 180 opencode run -m e2e/fake-model --auto "Run the shell command: echo hi" \
+    </dev/null >"$work/agent.log" 2>&1
+}
+
 run_auggie() {
-  echo "needs Augment's own backend and an account whose hooks feature is on"
+  echo "Auggie talks only to Augment's own backend API, which the scripted server does not speak, and runs hooks only for an account whose hooks feature is on"
   return 3
 }
 
 base_path=$PATH
-declare -a summary
 ok=0 failed=0 skipped=0
 for agent in "${agents[@]}"; do
+  if [[ -n ${WHY_NOT[$agent]:-} ]]; then
+    echo "$agent: not run: ${WHY_NOT[$agent]}"; skipped=$((skipped + 1)); continue
+  fi
   if [[ -z ${PACKAGE[$agent]:-} ]]; then
     echo "$agent: unknown agent"; failed=$((failed + 1)); continue
+  fi
+  node_bin=
+  if [[ $NEEDS_NODE22 == *" $agent "* ]] && [[ $(node -p 'process.versions.node.split(".")[0]') -lt 22 ]]; then
+    node_bin=$(install_agent node22)
   fi
   agent_bin=$(install_agent "$agent") || {
     echo "$agent (${PACKAGE[$agent]}): npm install failed, see $e2e/npm/$agent/install.log"
     failed=$((failed + 1)); continue
   }
-  version=$(cd "$e2e/npm/$agent" && node -e "const d=require('./package.json').dependencies;console.log(Object.values(d)[0])" 2>/dev/null)
   version=$(ls -d "$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}" >/dev/null 2>&1 && node -p "require('$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}/package.json').version")
   sandbox "$agent"
   fn=run_${agent//-/_}
