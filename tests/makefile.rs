@@ -73,7 +73,11 @@ fn the_real_agent_run_is_not_part_of_test_or_ci() {
         Err(e) => panic!("run make: {e}"),
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("tests/e2e"), "{text}");
     let e2e = Command::new("make")
         .args(["-n", "e2e"])

@@ -164,7 +164,12 @@ pub(super) fn installed(text: &str) -> Option<Vec<(String, String)>> {
         ours(&doc)
             .into_iter()
             .map(|t| {
-                let s = |k: &str| t.get(k).and_then(Item::as_str).unwrap_or_default().to_owned();
+                let s = |k: &str| {
+                    t.get(k)
+                        .and_then(Item::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 (s("event"), s("command"))
             })
             .collect(),

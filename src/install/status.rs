@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::hooks_map::{PROGRAM, is_ours};
 use super::{
-    Client, Request, Scope, cline, codex, codex_trust, kimi, opencode, owned, settings_file,
-    spec, wanted_files,
+    Client, Request, Scope, cline, codex, codex_trust, kimi, opencode, owned, settings_file, spec,
+    wanted_files,
 };
 
 /// One agent's hooks in one scope.

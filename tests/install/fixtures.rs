@@ -89,7 +89,12 @@ fn left_out(client: Client) -> &'static [&'static str] {
         Client::Copilot => &["permissionRequest"],
         // Added in Kimi Code 0.32 (an older Kimi refuses a config naming them), and a
         // once-a-minute timer.
-        Client::Kimi => &["TurnStarted", "UserPromptQueued", "TaskStarted", "SessionHeartbeat"],
+        Client::Kimi => &[
+            "TurnStarted",
+            "UserPromptQueued",
+            "TaskStarted",
+            "SessionHeartbeat",
+        ],
         _ => &[],
     }
 }

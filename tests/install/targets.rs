@@ -113,7 +113,10 @@ fn kimi_and_kiro_and_opencode_follow_their_own_homes() {
     let dirs = Dirs::new();
     let path = |client| dirs.user(client).settings_path();
     assert_eq!(path(Client::Kimi), dirs.home.join(".kimi-code/config.toml"));
-    assert_eq!(path(Client::Kiro), dirs.home.join(".kiro/agents/difflore.json"));
+    assert_eq!(
+        path(Client::Kiro),
+        dirs.home.join(".kiro/agents/difflore.json")
+    );
     let mut kimi = dirs.user(Client::Kimi);
     kimi.locations.kimi_home = Some(dirs.home.join("kimi"));
     assert_eq!(kimi.settings_path(), dirs.home.join("kimi/config.toml"));
@@ -148,7 +151,10 @@ fn kimi_hooks_are_tables_in_its_config_and_it_has_no_project_scope() {
         let keys: Vec<&str> = table.keys().map(String::as_str).collect();
         assert_eq!(keys, ["command", "event", "timeout"]);
         assert_eq!(table["event"].as_str(), Some(*event));
-        assert_eq!(table["command"].as_str(), Some("difflore-hook --client kimi"));
+        assert_eq!(
+            table["command"].as_str(),
+            Some("difflore-hook --client kimi")
+        );
         assert_eq!(table["timeout"].as_integer(), Some(5));
     }
     assert!(!install::install(&request).unwrap().changed);
@@ -158,5 +164,8 @@ fn kimi_hooks_are_tables_in_its_config_and_it_has_no_project_scope() {
     assert!(matches!(project, Err(InstallError::UserScopeOnly { .. })));
     let removed = install::uninstall(&request).unwrap();
     assert_eq!(removed.entries, install::events(Client::Kimi).len());
-    assert_eq!(fs::read_to_string(request.settings_path()).unwrap().trim(), "");
+    assert_eq!(
+        fs::read_to_string(request.settings_path()).unwrap().trim(),
+        ""
+    );
 }
