@@ -25,7 +25,7 @@ declare -A PACKAGE=(
   [claude-code]=@anthropic-ai/claude-code@2.1.332
   [codex]=@openai/codex@0.171.0
   [gemini]=@google/gemini-cli@0.61.0
-  [qwen-code]=@qwen-code/qwen-code@0.15.10
+  [qwen-code]=@qwen-code/qwen-code@0.24.4
   [copilot]=@github/copilot@1.0.102
   [auggie]=@augmentcode/auggie@0.36.0
   [kimi]=@moonshot-ai/kimi-code@2.1.0
@@ -45,7 +45,7 @@ declare -A WHY_NOT=(
 WHY_ORDER=(kiro cursor windsurf vscode)
 # Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
 # registry's own `node` package, into target/e2e/npm/node22.
-NEEDS_NODE22=" kimi "
+NEEDS_NODE22=" kimi qwen-code "
 agents=("$@")
 [[ ${#agents[@]} -eq 0 ]] && agents=("${ORDER[@]}" "${WHY_ORDER[@]}")
 
