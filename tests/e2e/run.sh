@@ -8,6 +8,8 @@
 # with the right client, kind, session and tool. One line per agent, then a summary.
 # Opt-in: it downloads the agents, so it is not part of `make test` or `make ci`.
 # Usage: tests/e2e/run.sh [agent…]   (default: every agent below)
+# E2E_LATEST=1 takes each agent's newest release; E2E_IGNORE_TERM=1 makes the witness shim
+# (and so the hook) ignore SIGTERM, to tell an agent that kills its hooks from a lost event.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -20,7 +22,7 @@ if [[ -z ${DIFFLORE_BIN_DIR:-} ]]; then
 fi
 command -v node >/dev/null && command -v npm >/dev/null || { echo "e2e: node and npm are needed"; exit 1; }
 
-# agent → npm package, pinned so a run can be repeated; E2E_LATEST=1 takes the newest.
+# agent → npm package, pinned so a run can be repeated.
 declare -A PACKAGE=(
   [claude-code]=@anthropic-ai/claude-code@2.1.332
   [codex]=@openai/codex@0.171.0
@@ -80,6 +82,7 @@ sandbox() {
   mkdir -p "$work/home" "$work/project" "$work/shim" "$work/witness"
   cat >"$work/shim/difflore-hook" <<SHIM
 #!/bin/sh
+${E2E_IGNORE_TERM:+trap '' TERM}
 f=\$(mktemp "$work/witness/\$(date +%s%N)-XXXX")
 tee "\$f" | exec "$bin/difflore-hook" "\$@"
 SHIM
