@@ -304,6 +304,9 @@ impl Daemon {
                 // A write is reported when its bytes reach the WAL, a moment before its
                 // commit is visible: while a writer is still at it, look again shortly.
                 // Free, it was our own write or the next look sees the commit.
+                // With every slot taken, the next flight back looks at the outbox anyway
+                // (and the report is most likely of our own acknowledgement).
+                Woke::Write if self.flights.len() >= self.room() => {}
                 Woke::Write => {
                     if queue::writer_active(&self.outbox).unwrap_or(true) {
                         self.unseen_write = Some((Instant::now(), 0));
