@@ -20,7 +20,7 @@ else
 HOOK_BIN = $(TARGET_DIR)/release/difflore-hook
 endif
 
-.PHONY: all build hook demo test lint ci bench install clean
+.PHONY: all build hook demo test lint ci bench e2e install clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench: hook
 	$(CARGO) bench --locked --bench redact
 	$(CARGO) bench --locked --bench history
 	$(CARGO) bench --locked --bench traces
+
+# Against the real agents (downloads them from the npm registry into target/e2e/): opt-in,
+# never part of `test` or `ci`. `make e2e AGENTS="codex gemini"` runs a few.
+e2e:
+	bash tests/e2e/run.sh $(AGENTS)
 
 demo: build
 	@DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/demo.sh

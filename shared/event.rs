@@ -19,10 +19,12 @@ pub enum Client {
     QwenCode,
     Auggie,
     OpenCode,
+    Kimi,
+    Kiro,
 }
 
 impl Client {
-    pub const ALL: [Client; 12] = [
+    pub const ALL: [Client; 14] = [
         Client::ClaudeCode,
         Client::Codex,
         Client::Gemini,
@@ -35,6 +37,8 @@ impl Client {
         Client::QwenCode,
         Client::Auggie,
         Client::OpenCode,
+        Client::Kimi,
+        Client::Kiro,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,8 @@ impl Client {
             Client::QwenCode => "qwen-code",
             Client::Auggie => "auggie",
             Client::OpenCode => "opencode",
+            Client::Kimi => "kimi",
+            Client::Kiro => "kiro",
         }
     }
 
@@ -161,6 +167,11 @@ struct Envelope {
     workspace_roots: Option<Vec<String>>,
     tool_name: Option<String>,
     tool_info: Option<ToolInfo>,
+    /// Kimi Code CLI names itself (`kimi_code_cli`); the older Kimi CLI does not, but keys
+    /// its tool calls `tool_call_id` where Claude Code says `tool_use_id`.
+    client_type: Option<String>,
+    #[serde(deserialize_with = "present_or_null")]
+    tool_call_id: Option<Option<String>>,
     #[serde(deserialize_with = "present_or_null")]
     transcript_path: Option<Option<String>>,
     #[serde(deserialize_with = "present_or_null")]
@@ -282,6 +293,8 @@ impl Envelope {
                         .collect()
                 }),
             tool_name: text("tool_name"),
+            client_type: text("client_type"),
+            tool_call_id: nullable("tool_call_id"),
             tool_info: info.map(|_| ToolInfo {
                 cwd: info_text("cwd"),
                 mcp_tool_name: info_text("mcp_tool_name"),
@@ -354,8 +367,23 @@ impl Envelope {
             // Copilot CLI's camelCase payloads name no event (`hookName` on some).
             return Some(Client::Copilot);
         }
+        if self
+            .client_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("kimi"))
+        {
+            return Some(Client::Kimi);
+        }
         let name = self.hook_event_name.as_deref()?;
         let camel = name.starts_with(|c: char| c.is_ascii_lowercase());
+        let cursorish = self.conversation_id.is_some()
+            || self.cursor_version.is_some()
+            || self.workspace_roots.is_some();
+        if camel && !cursorish {
+            // Kiro CLI: camelCase names like Cursor's, but only `cwd` around them (no
+            // conversation, no workspace roots, no session at all).
+            return Some(Client::Kiro);
+        }
         let transcript = self.transcript_path.as_ref().and_then(|p| p.as_deref());
         let under = |dir: &str| {
             transcript.is_some_and(|p| {
@@ -366,11 +394,7 @@ impl Envelope {
             // Auggie: Claude-style names with Cursor-style conversation and roots.
             return Some(Client::Auggie);
         }
-        if camel
-            || self.conversation_id.is_some()
-            || self.cursor_version.is_some()
-            || self.workspace_roots.is_some()
-        {
+        if camel || cursorish {
             return Some(Client::Cursor);
         }
         if under(".qwen") {
@@ -389,6 +413,9 @@ impl Envelope {
         };
         if self.turn_id.is_some() || codex_transcript {
             return Some(Client::Codex);
+        }
+        if self.tool_call_id.is_some() && transcript.is_none() {
+            return Some(Client::Kimi);
         }
         if GEMINI_ONLY.contains(&name) {
             return Some(Client::Gemini);

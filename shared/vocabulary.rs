@@ -94,6 +94,8 @@ const TABLES: &[(&str, Table)] = &[
     ("auggie", AUGGIE),
     ("cline", CLINE),
     ("opencode", OPENCODE),
+    ("kimi", KIMI),
+    ("kiro", KIRO),
 ];
 
 /// The normalized kind of `event` as `client` sent it. An unknown client or event is
@@ -218,6 +220,34 @@ const OPENCODE: Table = &[
     ("permission.asked", Kind::PermissionRequest),
     ("session.idle", Kind::TurnStop),
     ("session.compacted", Kind::CompactPre),
+];
+
+/// Kimi Code CLI (and the older Kimi CLI, whose 13 events are a subset). `Stop` does not
+/// fire when the user interrupts a turn; `Interrupt` does, so it ends the turn too.
+const KIMI: Table = &[
+    ("SessionStart", Kind::SessionStart),
+    ("SessionEnd", Kind::SessionEnd),
+    ("UserPromptSubmit", Kind::PromptSubmit),
+    ("PreToolUse", Kind::ToolPre),
+    ("PostToolUse", Kind::ToolPost),
+    ("PostToolUseFailure", Kind::ToolFailure),
+    ("PermissionRequest", Kind::PermissionRequest),
+    ("Stop", Kind::TurnStop),
+    ("StopFailure", Kind::TurnStop),
+    ("Interrupt", Kind::TurnStop),
+    ("SubagentStart", Kind::SubagentStart),
+    ("SubagentStop", Kind::SubagentStop),
+    ("PreCompact", Kind::CompactPre),
+    ("Notification", Kind::Notification),
+];
+
+/// Kiro CLI's agent hooks: `agentSpawn` fires once the agent starts, which is the session.
+const KIRO: Table = &[
+    ("agentSpawn", Kind::SessionStart),
+    ("userPromptSubmit", Kind::PromptSubmit),
+    ("preToolUse", Kind::ToolPre),
+    ("postToolUse", Kind::ToolPost),
+    ("stop", Kind::TurnStop),
 ];
 
 const CLAUDE_CODE: Table = &[

@@ -50,6 +50,7 @@ fn event(row: i64, spans: Vec<Raw>) -> OutEvent {
         tool: None,
         received_at: String::new(),
         payload: RawValue::from_string("{}".into()).unwrap(),
+        usage: None,
         spans: spans
             .into_iter()
             .map(|s| OutSpan::build(s, "inst", |_, v| v))

@@ -5,11 +5,13 @@
 //! twice, and the totals shown by `difflorectl sessions --json`.
 
 mod common;
+mod otlp_support;
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use common::collector::Collector;
 use common::daemon::{DaemonGuard, write_config};
 use common::{Sandbox, wait_until};
 use serde_json::{Value, json};
@@ -17,11 +19,20 @@ use serde_json::{Value, json};
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn claude_line(id: &str, output: i64) -> String {
+    claude_line_at(id, output, "2026-12-01T10:00:05.000Z")
+}
+
+/// Now, as a transcript writes it: between the turn's prompt and its end.
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+fn claude_line_at(id: &str, output: i64, at: &str) -> String {
     json!({
         "type": "assistant",
         "sessionId": "c1",
         "requestId": format!("req_{id}"),
-        "timestamp": "2026-12-01T10:00:05.000Z",
+        "timestamp": at,
         "message": {
             "id": format!("msg_{id}"),
             "model": "claude-sonnet-4-5",
@@ -249,5 +260,191 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
     assert_eq!(
         usage(&sb, "f1").0 + usage(&sb, "f2").0 + usage(&sb, "f3").0,
         0
+    );
+}
+
+#[test]
+fn gemini_usage_counts_each_message_once_however_often_it_is_appended() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let session = sb.dir.path().join("session-2026-12-01T10-00-g1.jsonl");
+    let gemini = |id: &str, tokens: Value| {
+        json!({"id": id, "timestamp": "2026-12-01T10:00:03.000Z", "type": "gemini",
+               "content": "", "model": "gemini-2.5-pro", "tokens": tokens})
+        .to_string()
+    };
+    let t = |input: i64, cached: i64, output: i64, thoughts: i64| {
+        json!({"input": input, "output": output, "cached": cached, "thoughts": thoughts,
+               "tool": 0, "total": input + output + thoughts})
+    };
+    append(
+        &session,
+        &[
+            json!({"sessionId": "g1", "projectHash": "ab", "startTime": "2026-12-01T10:00:00.000Z",
+                   "lastUpdated": "2026-12-01T10:00:00.000Z", "kind": "main"})
+            .to_string(),
+            json!({"id": "u1", "timestamp": "2026-12-01T10:00:01.000Z", "type": "user",
+                   "content": [{"text": "list the files"}]})
+            .to_string(),
+            // Written before its tokens are known, then again with them, then again when its
+            // tool call's result is recorded.
+            gemini("m1", Value::Null),
+            gemini("m1", t(1200, 1000, 30, 5)),
+            json!({"$set": {"lastUpdated": "2026-12-01T10:00:04.000Z"}}).to_string(),
+            gemini("m1", t(1200, 1000, 30, 5)),
+            gemini("m2", t(1500, 1200, 80, 0)),
+        ],
+    );
+    hook(&sb, "gemini", "BeforeAgent", "g1", &session);
+    hook(&sb, "gemini", "AfterAgent", "g1", &session);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "g1") == (2, 500, 115, 2200, 0)),
+        "{:?}\n{}",
+        usage(&sb, "g1"),
+        d.log_text()
+    );
+    // A legacy single-document session file (`.json`) is not read: nothing counted.
+    let legacy = sb.dir.path().join("session-old.json");
+    std::fs::write(
+        &legacy,
+        serde_json::to_string_pretty(&json!({"sessionId": "g2", "messages": [
+            {"id": "m9", "type": "gemini", "tokens": {"input": 9, "output": 9, "cached": 0}}
+        ]}))
+        .unwrap(),
+    )
+    .unwrap();
+    hook(&sb, "gemini", "AfterAgent", "g2", &legacy);
+    assert!(
+        wait_until(LIMIT, || sb
+            .sqlite()
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_through'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .is_ok_and(|v| v >= 3)),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(usage(&sb, "g2").0, 0);
+    let skipped: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(skipped, 0, "the legacy file's lines were not even tried");
+}
+
+/// Turn 1 of a Claude Code session as hooks and transcript record it: a prompt, two
+/// responses (the first logged twice, once per content block), the end of the turn.
+fn one_claude_turn(sb: &Sandbox) {
+    let transcript = sb.dir.path().join("t1.jsonl");
+    append(&transcript, &[json!({"type": "user"}).to_string()]);
+    hook(sb, "claude-code", "UserPromptSubmit", "t1", &transcript);
+    std::thread::sleep(Duration::from_millis(5));
+    let at = now_rfc3339();
+    append(
+        &transcript,
+        &[
+            claude_line_at("a", 10, &at),
+            claude_line_at("a", 25, &at),
+            claude_line_at("b", 7, &at),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    hook(sb, "claude-code", "Stop", "t1", &transcript);
+}
+
+#[test]
+fn a_turns_tokens_go_out_on_its_span_and_on_its_last_json_event() {
+    // OTLP traces: the turn span carries the conventions' usage attributes.
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    one_claude_turn(&sb);
+    let c = Collector::start();
+    let url = format!("otlp+http://127.0.0.1:{}", c.port);
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &url]);
+    let turn_span = || {
+        c.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/traces" && r.status == 200)
+            .flat_map(|r| {
+                let req = otlp_support::decode_traces(&r.body);
+                otlp_support::spans(&req)
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .find(|s| s.name == "invoke_agent claude-code")
+    };
+    assert!(
+        wait_until(LIMIT, || turn_span().is_some()),
+        "{}",
+        d.log_text()
+    );
+    let attrs = otlp_support::attrs(&turn_span().unwrap().attributes);
+    // Input includes the cache: 2 × (12 + 4000 + 300).
+    assert_eq!(attrs["gen_ai.usage.input_tokens"], json!(8624), "{attrs:?}");
+    assert_eq!(attrs["gen_ai.usage.output_tokens"], json!(32));
+    assert_eq!(attrs["gen_ai.usage.cache_read.input_tokens"], json!(8000));
+    assert_eq!(
+        attrs["gen_ai.usage.cache_creation.input_tokens"],
+        json!(600)
+    );
+    assert_eq!(attrs["gen_ai.response.model"], json!("claude-sonnet-4-5"));
+    drop(d);
+
+    // JSON: the turn's last event carries a `usage` object; the others none.
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    one_claude_turn(&sb);
+    let c = Collector::start();
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(LIMIT, || c.events().len() == 2),
+        "{}",
+        d.log_text()
+    );
+    let events = c.events();
+    let stop = events.iter().find(|e| e["kind"] == "turn.stop").unwrap();
+    assert_eq!(
+        stop["usage"],
+        json!({"input": 24, "output": 32, "cache_read": 8000, "cache_write": 600,
+               "models": ["claude-sonnet-4-5"]}),
+        "{stop}"
+    );
+    let prompt = events
+        .iter()
+        .find(|e| e["kind"] == "prompt.submit")
+        .unwrap();
+    assert!(prompt.get("usage").is_none(), "{prompt}");
+}
+
+#[test]
+fn responses_read_before_their_turn_was_assembled_still_get_their_turn() {
+    // Both hooks ran before any daemon: the first look at the transcript may come before
+    // the first assembly. With no endpoint, nothing is claimed, so only housekeeping runs.
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    one_claude_turn(&sb);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    let turns = || {
+        sb.sqlite()
+            .prepare("SELECT turn FROM usage WHERE session_id = 't1' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get::<_, Option<i64>>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    assert!(
+        wait_until(LIMIT, || turns() == [Some(1), Some(1)]),
+        "{:?}\n{}",
+        turns(),
+        d.log_text()
     );
 }

@@ -55,3 +55,34 @@ fn make_rules_use_the_target_directory_cargo_reports() {
         );
     }
 }
+
+/// `make e2e` downloads the agents: `make test` and `make ci` (what CI runs) never reach it.
+#[test]
+fn the_real_agent_run_is_not_part_of_test_or_ci() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let out = match Command::new("make")
+        .args(["-n", "ci", "test"])
+        .current_dir(manifest)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("make is not installed: nothing to check");
+            return;
+        }
+        Err(e) => panic!("run make: {e}"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("tests/e2e"), "{text}");
+    let e2e = Command::new("make")
+        .args(["-n", "e2e"])
+        .current_dir(manifest)
+        .output()
+        .expect("make -n e2e");
+    assert!(String::from_utf8_lossy(&e2e.stdout).contains("tests/e2e/run.sh"));
+}

@@ -26,6 +26,7 @@ fn event(row: i64, event: &str, payload: &str, extra: Option<(&str, &str, &str)>
         tool: extra.map(|e| e.2.to_owned()),
         received_at: String::new(),
         payload: RawValue::from_string(payload.to_owned()).unwrap(),
+        usage: None,
         spans: Vec::new(),
         span: None,
     }

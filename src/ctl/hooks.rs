@@ -60,9 +60,15 @@ fn locations() -> Result<Locations, CtlError> {
     let home = dirs::home_dir().ok_or(CtlError::NoHome)?;
     let project = std::env::current_dir().map_err(|source| CtlError::CurrentDir { source })?;
     let mut locations = Locations::new(home, project);
-    locations.codex_home = std::env::var_os("CODEX_HOME")
-        .filter(|v| !v.is_empty())
-        .map(Into::into);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+    };
+    locations.codex_home = var("CODEX_HOME");
+    locations.kimi_home = var("KIMI_CODE_HOME");
+    // OpenCode finds its user directory through xdg-basedir: XDG_CONFIG_HOME when not empty.
+    locations.xdg_config_home = var("XDG_CONFIG_HOME");
     Ok(locations)
 }
 

@@ -55,6 +55,13 @@ impl Daemon {
                 return Ok(true);
             }
         }
+        // Best effort: a transcript that cannot be read leaves the turn's tokens unknown.
+        if let Err(e) = super::usage::turns::attach(&self.outbox, &mut batch, now) {
+            dlog!(
+                "reading the token usage of ending turns failed: {}",
+                crate::shared::error_chain(&e)
+            );
+        }
         let mut events = Vec::with_capacity(batch.len());
         for row in batch {
             let id = row.id;

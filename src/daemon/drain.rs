@@ -402,6 +402,8 @@ impl Daemon {
         if self.usage_due && self.usage_read.elapsed() >= USAGE_EVERY {
             self.usage_read = Instant::now();
             self.usage_due = false;
+            // Assembled first: a response is given the turn assembly numbered.
+            self.before_claim()?;
             match super::usage::pass(&self.outbox, now_ms()) {
                 Ok(n) if n > 0 => self.wrote = true,
                 Ok(_) => {}

@@ -14,6 +14,8 @@ use serde_json::value::RawValue;
 use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
 use super::spans::{self, OutSpan};
+use super::usage::turns::Tokens;
+use crate::shared::assemble::SpanKind;
 use crate::shared::config::Config;
 use crate::shared::vocabulary::{self, Kind};
 
@@ -38,6 +40,9 @@ pub struct OutEvent {
     pub tool: Option<String>,
     pub received_at: String,
     pub payload: Box<RawValue>,
+    /// On the event that ends a turn: the turn's tokens, when a transcript recorded any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Tokens>,
     /// The spans this event closes, for the OTLP traces signal (no other sink sends them).
     #[serde(skip)]
     pub spans: Vec<OutSpan>,
@@ -92,6 +97,16 @@ impl Preparer {
             .kind
             .as_deref()
             .map_or_else(|| vocabulary::kind_of(&row.client, &row.event), Kind::parse);
+        let mut span_usage = row.span_usage;
+        let mut spans = Vec::with_capacity(row.spans.len());
+        for s in row.spans {
+            let usage = span_usage.remove(&(s.session.clone(), s.turn));
+            let mut out = OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts));
+            if out.kind == SpanKind::Turn {
+                out.usage = usage.map(|t| self.tokens(t, counts));
+            }
+            spans.push(out);
+        }
         Ok(OutEvent {
             row: row.id,
             id: format!("{}-{}", self.install_id, row.id),
@@ -104,11 +119,8 @@ impl Preparer {
             tool: row.tool.map(|v| self.field("tool", v, counts)),
             received_at: humantime::format_rfc3339_millis(at).to_string(),
             payload,
-            spans: row
-                .spans
-                .into_iter()
-                .map(|s| OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts)))
-                .collect(),
+            usage: row.turn_usage.map(|t| self.tokens(t, counts)),
+            spans,
             span,
         })
     }
@@ -119,6 +131,16 @@ impl Preparer {
             Cow::Borrowed(_) => value,
             Cow::Owned(redacted) => redacted,
         }
+    }
+
+    /// Tokens as they leave: the model names are captured strings, redacted like any field.
+    fn tokens(&self, mut t: Tokens, counts: &mut Counts) -> Tokens {
+        t.models = t
+            .models
+            .into_iter()
+            .map(|m| self.field("model", m, counts))
+            .collect();
+        t
     }
 
     /// THE payload call site: every string of the payload, keys and values, passes the
@@ -155,6 +177,8 @@ mod tests {
             kind: None,
             spans: Vec::new(),
             member: None,
+            turn_usage: None,
+            span_usage: Default::default(),
         }
     }
 

@@ -2,12 +2,15 @@
 //! acknowledge (kept as history or deleted, + delivered counter in one transaction), release, retry later, bury.
 //! Only the lock holder runs these; nothing here talks to a collector.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 
 use crate::shared::assemble::{Member, Span};
 use crate::shared::store::{OpenOptions, Outbox, StoreError};
+
+use super::usage::turns::Tokens;
 
 /// Per-event bytes the envelope adds around a payload, for the batch byte cap.
 const ENVELOPE_BYTES: i64 = 256;
@@ -30,6 +33,10 @@ pub struct Claimed {
     /// (`spans::attach`, after the claim).
     pub spans: Vec<Span>,
     pub member: Option<Member>,
+    /// The tokens of the turn this row ends (`usage::turns::attach`), and of each turn
+    /// span in `spans`, by session and turn.
+    pub turn_usage: Option<Tokens>,
+    pub span_usage: BTreeMap<(String, i64), Tokens>,
 }
 
 /// Every in-flight row back to pending: at start (we hold the lock, so no other drainer
@@ -92,6 +99,8 @@ pub fn claim(
                     kind: r.get(9)?,
                     spans: Vec::new(),
                     member: None,
+                    turn_usage: None,
+                    span_usage: BTreeMap::new(),
                 })
             },
         )

@@ -9,6 +9,7 @@ use crate::shared::assemble::{self, Member, SpanKind, claimed, ids, store};
 use crate::shared::store::{Outbox, StoreError};
 
 use super::queue::Claimed;
+use super::usage::turns::Tokens;
 
 /// Rows folded in per transaction: hooks wait for the write lock no longer than this takes.
 const ROWS_PER_PASS: usize = 1000;
@@ -36,6 +37,8 @@ pub struct OutSpan {
     pub end_ms: i64,
     pub failed: bool,
     pub incomplete: bool,
+    /// A turn's tokens (`prepare` sets them), for the `gen_ai.usage.*` attributes.
+    pub usage: Option<Tokens>,
 }
 
 impl OutSpan {
@@ -83,6 +86,7 @@ impl OutSpan {
             end_ms: span.end_ms.unwrap_or(span.start_ms),
             failed: span.failed,
             incomplete: span.incomplete,
+            usage: None,
         }
     }
 }

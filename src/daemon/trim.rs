@@ -224,6 +224,7 @@ pub fn enforce(
 /// transaction. Costs one row read when nothing is that old.
 fn expire(outbox: &Outbox, retention: Retention) -> Result<i64, StoreError> {
     let cutoff = retention.now_ms - retention.keep.as_millis().min(i64::MAX as u128) as i64;
+    expire_usage(outbox, retention)?;
     // A local recorder with keep_history = 0 would throw its only copy away.
     let class = if retention.keep.is_zero() {
         [State::Delivered; 2]
@@ -252,6 +253,31 @@ fn expire(outbox: &Outbox, retention: Retention) -> Result<i64, StoreError> {
         }
     }
     Ok(expired)
+}
+
+/// Token usage is history too: responses older than `keep_history` go, and the read
+/// positions of transcripts not looked at since. With `keep_history = 0` they are kept a
+/// day, long enough for the turn that used them to go out with its tokens. Costs one row
+/// read when the oldest response is young enough.
+fn expire_usage(outbox: &Outbox, retention: Retention) -> Result<(), StoreError> {
+    const USAGE_AT_LEAST: Duration = Duration::from_secs(24 * 3600);
+    let keep = retention.keep.max(USAGE_AT_LEAST);
+    let cutoff = retention.now_ms - keep.as_millis().min(i64::MAX as u128) as i64;
+    let sql = |e| outbox.sql(e);
+    let conn = outbox.conn();
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT at_ms FROM usage ORDER BY id LIMIT 1")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+        .map_err(sql)?;
+    if oldest.is_none_or(|ms| ms >= cutoff) {
+        return Ok(());
+    }
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
+    tx.execute("DELETE FROM usage WHERE at_ms < ?1", [cutoff])
+        .map_err(sql)?;
+    tx.execute("DELETE FROM transcripts WHERE read_ms < ?1", [cutoff])
+        .map_err(sql)?;
+    tx.commit().map_err(sql)
 }
 
 /// Which of the oldest rows one transaction removes.
@@ -519,5 +545,63 @@ mod tests {
         let t = enforce(&outbox, 1 << 30, zero).unwrap().unwrap();
         assert_eq!(t.expired, 1);
         assert_eq!(ids(&outbox, "pending"), [2]);
+    }
+
+    #[test]
+    fn token_usage_expires_with_history_and_is_kept_a_day_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &["delivered"]);
+        let day = 24 * 3600 * 1000;
+        let now = 100 * day;
+        for (key, at) in [("old", now - 3 * day), ("day", now - day / 2), ("new", now)] {
+            outbox
+                .conn()
+                .execute(
+                    "INSERT INTO usage (source, key, session_id, client, at_ms, input)
+                     VALUES ('/t.jsonl', ?1, 's', 'claude-code', ?2, 1)",
+                    params![key, at],
+                )
+                .unwrap();
+        }
+        outbox
+            .conn()
+            .execute(
+                "INSERT INTO transcripts (path, client, session_id, offset, read_ms)
+                 VALUES ('/gone.jsonl', 'codex', 's', 10, ?1), ('/t.jsonl', 'codex', 's', 9, ?2)",
+                params![now - 3 * day, now],
+            )
+            .unwrap();
+        let keys = |o: &Outbox| {
+            o.conn()
+                .prepare("SELECT key FROM usage ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        };
+        let at = |keep| Retention {
+            keep,
+            local_only: false,
+            now_ms: now,
+        };
+        // Two days kept: the three-day-old response goes, with the transcript unread since.
+        enforce(&outbox, 1 << 30, at(Duration::from_secs(2 * 86400))).unwrap();
+        assert_eq!(keys(&outbox), ["day", "new"]);
+        let paths: Vec<String> = outbox
+            .conn()
+            .prepare("SELECT path FROM transcripts")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(paths, ["/t.jsonl"]);
+        // keep_history = 0: a day still, so the half-day-old one stays.
+        enforce(&outbox, 1 << 30, at(Duration::ZERO)).unwrap();
+        assert_eq!(keys(&outbox), ["day", "new"]);
+        // An hour kept: the floor is a day.
+        enforce(&outbox, 1 << 30, at(Duration::from_secs(3600))).unwrap();
+        assert_eq!(keys(&outbox), ["day", "new"]);
     }
 }

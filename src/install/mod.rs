@@ -14,6 +14,8 @@ mod cursor;
 mod droid;
 mod gemini;
 mod hooks_map;
+mod kimi;
+mod kiro;
 mod note;
 mod opencode;
 mod owned;
@@ -43,11 +45,13 @@ pub mod timeouts {
     pub use super::copilot::TIMEOUT_SECS as COPILOT_SECS;
     pub use super::droid::TIMEOUT_SECS as DROID_SECS;
     pub use super::gemini::TIMEOUT_MS as GEMINI_MS;
+    pub use super::kimi::TIMEOUT_SECS as KIMI_SECS;
+    pub use super::kiro::TIMEOUT_MS as KIRO_MS;
     pub use super::qwen::TIMEOUT_MS as QWEN_CODE_MS;
 }
 
 /// The agents whose hooks difflore can write (the others are only recognised).
-pub const INSTALLABLE: [Client; 12] = [
+pub const INSTALLABLE: [Client; 14] = [
     Client::ClaudeCode,
     Client::Codex,
     Client::Gemini,
@@ -60,11 +64,14 @@ pub const INSTALLABLE: [Client; 12] = [
     Client::Auggie,
     Client::Cline,
     Client::OpenCode,
+    Client::Kimi,
+    Client::Kiro,
 ];
 
 /// The installable agents whose hooks are entries difflore merges into a JSON settings file
-/// of the user's; the others get files of difflore's own (Cline's scripts, OpenCode's plugin).
-pub const SETTINGS_FILES: [Client; 10] = [
+/// of the user's; the others get files of difflore's own (Cline's scripts, OpenCode's plugin)
+/// or tables in a TOML file (Kimi's `[[hooks]]`).
+pub const SETTINGS_FILES: [Client; 11] = [
     Client::ClaudeCode,
     Client::Codex,
     Client::Gemini,
@@ -75,6 +82,7 @@ pub const SETTINGS_FILES: [Client; 10] = [
     Client::Droid,
     Client::QwenCode,
     Client::Auggie,
+    Client::Kiro,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +135,8 @@ pub enum InstallError {
     Unsupported { client: Client },
     #[error("{path} is not valid TOML; it was left untouched: {message}")]
     Toml { path: PathBuf, message: String },
+    #[error("{} reads hooks from the user's settings only; install it without --scope project", client.as_str())]
+    UserScopeOnly { client: Client },
     #[error("{path} changed while difflore was editing it; nothing was written, run it again")]
     ChangedMeanwhile { path: PathBuf },
 }
@@ -146,6 +156,10 @@ pub struct Locations {
     pub project: PathBuf,
     /// Codex's user directory when moved from `~/.codex` (`CODEX_HOME`).
     pub codex_home: Option<PathBuf>,
+    /// Kimi Code CLI's user directory when moved from `~/.kimi-code` (`KIMI_CODE_HOME`).
+    pub kimi_home: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`, where OpenCode's user configuration lives when it is set.
+    pub xdg_config_home: Option<PathBuf>,
 }
 
 impl Locations {
@@ -154,6 +168,8 @@ impl Locations {
             home: home.into(),
             project: project.into(),
             codex_home: None,
+            kimi_home: None,
+            xdg_config_home: None,
         }
     }
 }
@@ -204,6 +220,9 @@ impl Request {
             (scope, Client::Cline) => cline::dir(scope, loc),
             (scope, Client::OpenCode) => opencode::file(scope, loc),
             (Scope::User, Client::Codex) => codex::user_file(&loc.home, loc.codex_home.as_deref()),
+            (Scope::User, Client::Kimi) => kimi::user_file(&loc.home, loc.kimi_home.as_deref()),
+            // Kimi reads no project file; status looks where one would be, and finds nothing.
+            (Scope::Project, Client::Kimi) => loc.project.join(".kimi-code/config.toml"),
             (Scope::User, _) => loc.home.join(spec.user_file),
             (Scope::Project, _) => loc.project.join(spec.project_file),
         }
@@ -215,6 +234,7 @@ pub fn events(client: Client) -> &'static [&'static str] {
     match client {
         Client::Cline => cline::EVENTS,
         Client::OpenCode => opencode::EVENTS,
+        Client::Kimi => kimi::EVENTS,
         _ => spec(client).events,
     }
 }
@@ -264,6 +284,14 @@ pub fn uninstall(request: &Request) -> Result<InstallOutcome, InstallError> {
 
 /// The file an install would write, without writing it.
 pub fn print(request: &Request) -> Result<Preview, InstallError> {
+    if request.client == Client::Kimi {
+        let plan = kimi_plan(request, Action::Install)?;
+        return Ok(Preview {
+            path: plan.path,
+            text: plan.text,
+            changed: plan.changed,
+        });
+    }
     if let Some(files) = own_files(request)? {
         let changed = owned::apply_preview(&files)?;
         return Ok(Preview {
@@ -388,7 +416,42 @@ fn apply_own_files(
     })
 }
 
+fn kimi_plan(request: &Request, action: Action) -> Result<kimi::Plan, InstallError> {
+    if request.scope == Scope::Project {
+        return Err(InstallError::UserScopeOnly {
+            client: request.client,
+        });
+    }
+    kimi::plan(request, action)
+}
+
+fn apply_kimi(request: &Request, action: Action) -> Result<InstallOutcome, InstallError> {
+    let plan = kimi_plan(request, action)?;
+    let backup = if plan.changed {
+        settings_file::store(&plan.path, &plan.loaded, &plan.text)?
+    } else {
+        None
+    };
+    Ok(InstallOutcome {
+        client: request.client,
+        action,
+        created: plan.changed && plan.loaded.original.is_none(),
+        path: plan.path,
+        changed: plan.changed,
+        backup,
+        entries: plan.entries,
+        trust: None,
+        notes: match action {
+            Action::Install => agent::restart_note(request.client, plan.changed),
+            Action::Uninstall => Vec::new(),
+        },
+    })
+}
+
 fn apply(request: &Request, action: Action) -> Result<InstallOutcome, InstallError> {
+    if request.client == Client::Kimi {
+        return apply_kimi(request, action);
+    }
     if let Some(files) = own_files(request)? {
         return apply_own_files(request, &files, action);
     }
@@ -439,8 +502,10 @@ fn spec(client: Client) -> &'static AgentSpec {
         Client::Droid => &droid::SPEC,
         Client::QwenCode => &qwen::SPEC,
         Client::Auggie => &auggie::SPEC,
-        // Guarded by `own_files`: these get files of difflore's own, not a settings file.
-        Client::Cline | Client::OpenCode => &windsurf::SPEC,
+        Client::Kiro => &kiro::SPEC,
+        // Guarded by `own_files` and `apply_kimi`: these get files of difflore's own or
+        // TOML tables, not a JSON settings file.
+        Client::Cline | Client::OpenCode | Client::Kimi => &windsurf::SPEC,
         Client::ClaudeCode => &claude_code::SPEC,
         Client::Codex => &codex::SPEC,
         Client::Gemini => &gemini::SPEC,

@@ -20,6 +20,8 @@ pub enum Note {
     ProjectTrust { client: Client },
     /// Auggie runs hooks only when the account's hooks feature is on.
     AuggieHooksFeature,
+    /// Kiro runs hooks only for the agent whose file holds them.
+    KiroChooseAgent,
     /// The agent has no command hooks difflore can write yet.
     Unsupported { client: Client },
     /// Sessions already running keep the hooks they started with.
@@ -55,6 +57,12 @@ impl fmt::Display for Note {
             Note::AuggieHooksFeature => write!(
                 f,
                 "Auggie runs hooks only when your Augment account has its hooks feature on"
+            ),
+            Note::KiroChooseAgent => write!(
+                f,
+                "Kiro runs these hooks only in the difflore agent: start Kiro with `kiro-cli \
+                 chat --agent difflore`, make it the default with `kiro-cli settings \
+                 chat.defaultAgent difflore`, or copy its hooks into your own agent's file"
             ),
             Note::Unsupported { client } => write!(
                 f,

@@ -1,5 +1,6 @@
 //! OpenCode: no command hooks, so a plugin of difflore's own, `difflore.js` in
-//! `~/.config/opencode/plugins/` (user) or `<project>/.opencode/plugins/`, which OpenCode
+//! `$XDG_CONFIG_HOME/opencode/plugins/` (`~/.config/…` when unset; user) or
+//! `<project>/.opencode/plugins/`, which OpenCode
 //! loads at startup. It hands each event below to `difflore-hook --client opencode` on
 //! stdin as `{plugin_hook, directory, event | input, output}`, never waits for it and never
 //! throws. `chat.params` and `chat.headers` are never handed on: they can carry credentials.
@@ -35,7 +36,10 @@ const MODE: u32 = 0o644;
 
 pub(super) fn file(scope: Scope, locations: &Locations) -> PathBuf {
     match scope {
-        Scope::User => locations.home.join(".config/opencode/plugins/difflore.js"),
+        Scope::User => match &locations.xdg_config_home {
+            Some(config) => config.join("opencode/plugins/difflore.js"),
+            None => locations.home.join(".config/opencode/plugins/difflore.js"),
+        },
         Scope::Project => locations.project.join(".opencode/plugins/difflore.js"),
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::hooks_map::{PROGRAM, is_ours};
 use super::{
-    Client, Request, Scope, cline, codex, codex_trust, opencode, owned, settings_file, spec,
+    Client, Request, Scope, cline, codex, codex_trust, kimi, opencode, owned, settings_file, spec,
     wanted_files,
 };
 
@@ -33,6 +33,9 @@ pub struct ScopeStatus {
 pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
     if let Some(files) = wanted_files(request) {
         return own_files_status(request, &files, path_var);
+    }
+    if request.client == Client::Kimi {
+        return kimi_status(request, path_var);
     }
     let path = request.settings_path();
     let spec = spec(request.client);
@@ -109,6 +112,38 @@ pub fn scope_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
         }
         _ => None,
     };
+    status
+}
+
+/// Kimi's `[[hooks]]` tables in its config.toml.
+fn kimi_status(request: &Request, path_var: Option<&str>) -> ScopeStatus {
+    let path = request.settings_path();
+    let mut status = ScopeStatus {
+        scope: request.scope,
+        path: path.clone(),
+        events: Vec::new(),
+        unreadable: false,
+        command_resolves: true,
+        blocked: None,
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return status,
+        Err(_) => {
+            status.unreadable = true;
+            return status;
+        }
+    };
+    let Some(tables) = kimi::installed(&text) else {
+        status.unreadable = true;
+        return status;
+    };
+    status.command_resolves = tables.iter().all(|(_, c)| resolves(c, path_var));
+    for (event, _) in tables {
+        if !status.events.contains(&event) {
+            status.events.push(event);
+        }
+    }
     status
 }
 

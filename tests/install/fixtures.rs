@@ -87,6 +87,14 @@ fn left_out(client: Client) -> &'static [&'static str] {
         Client::Auggie => &["Stop"],
         // Arrives camelCase under the PascalCase registration of PermissionRequest.
         Client::Copilot => &["permissionRequest"],
+        // Added in Kimi Code 0.32 (an older Kimi refuses a config naming them), and a
+        // once-a-minute timer.
+        Client::Kimi => &[
+            "TurnStarted",
+            "UserPromptQueued",
+            "TaskStarted",
+            "SessionHeartbeat",
+        ],
         _ => &[],
     }
 }

@@ -131,7 +131,12 @@ pub fn existing(client: Client) -> Value {
             "model": { "name": "m" },
             "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "say done", "timeout": 1000 } ] } ] }
         }),
-        Client::Cline | Client::OpenCode => json!({ "x-team": "platform" }),
+        Client::Kiro => json!({
+            "name": "reviewer",
+            "tools": ["fs_read", "execute_bash"],
+            "hooks": { "preToolUse": [ { "matcher": "execute_bash", "command": "./guard.sh", "timeout_ms": 10000 } ] }
+        }),
+        Client::Cline | Client::OpenCode | Client::Kimi => json!({ "x-team": "platform" }),
     }
 }
 

@@ -107,3 +107,65 @@ fn symlinked_settings_file_is_edited_at_its_target() {
     assert_eq!(ours(&read_json(&target), "Stop").len(), 1);
     assert_eq!(outcome.backup, Some(install_backup(&target)));
 }
+
+#[test]
+fn kimi_and_kiro_and_opencode_follow_their_own_homes() {
+    let dirs = Dirs::new();
+    let path = |client| dirs.user(client).settings_path();
+    assert_eq!(path(Client::Kimi), dirs.home.join(".kimi-code/config.toml"));
+    assert_eq!(
+        path(Client::Kiro),
+        dirs.home.join(".kiro/agents/difflore.json")
+    );
+    let mut kimi = dirs.user(Client::Kimi);
+    kimi.locations.kimi_home = Some(dirs.home.join("kimi"));
+    assert_eq!(kimi.settings_path(), dirs.home.join("kimi/config.toml"));
+    let mut opencode = dirs.user(Client::OpenCode);
+    assert_eq!(
+        opencode.settings_path(),
+        dirs.home.join(".config/opencode/plugins/difflore.js")
+    );
+    opencode.locations.xdg_config_home = Some(dirs.home.join("xdg"));
+    assert_eq!(
+        opencode.settings_path(),
+        dirs.home.join("xdg/opencode/plugins/difflore.js")
+    );
+    install::install(&opencode).unwrap();
+    assert!(dirs.home.join("xdg/opencode/plugins/difflore.js").is_file());
+}
+
+#[test]
+fn kimi_hooks_are_tables_in_its_config_and_it_has_no_project_scope() {
+    let dirs = Dirs::new();
+    let request = dirs.user(Client::Kimi);
+    let outcome = install::install(&request).unwrap();
+    assert!(outcome.changed && outcome.created);
+    assert_eq!(outcome.entries, install::events(Client::Kimi).len());
+    let text = fs::read_to_string(request.settings_path()).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let hooks = doc["hooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), install::events(Client::Kimi).len());
+    for (table, event) in hooks.iter().zip(install::events(Client::Kimi)) {
+        let table = table.as_table().unwrap();
+        // Kimi refuses a hook table with any other key.
+        let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["command", "event", "timeout"]);
+        assert_eq!(table["event"].as_str(), Some(*event));
+        assert_eq!(
+            table["command"].as_str(),
+            Some("difflore-hook --client kimi")
+        );
+        assert_eq!(table["timeout"].as_integer(), Some(5));
+    }
+    assert!(!install::install(&request).unwrap().changed);
+    let status = install::status::scope_status(&request, None);
+    assert_eq!(status.events.len(), install::events(Client::Kimi).len());
+    let project = install::install(&dirs.request(Client::Kimi, Scope::Project));
+    assert!(matches!(project, Err(InstallError::UserScopeOnly { .. })));
+    let removed = install::uninstall(&request).unwrap();
+    assert_eq!(removed.entries, install::events(Client::Kimi).len());
+    assert_eq!(
+        fs::read_to_string(request.settings_path()).unwrap().trim(),
+        ""
+    );
+}

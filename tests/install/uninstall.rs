@@ -34,6 +34,12 @@ fn uninstall_after_install_into_a_missing_file_leaves_no_hooks_behind() {
         let left = read_json(&request.settings_path());
         let expected = match client {
             Client::Cursor | Client::Copilot | Client::VsCode => json!({ "version": 1 }),
+            // The file difflore created is a Kiro agent, and stays one.
+            Client::Kiro => json!({
+                "name": "difflore",
+                "description": "Kiro's default tools, with difflore capturing the session",
+                "tools": ["*"],
+            }),
             _ => json!({}),
         };
         assert_eq!(left, expected, "{client:?}");

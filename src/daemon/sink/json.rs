@@ -43,6 +43,7 @@ mod tests {
             tool: None,
             received_at: "2025-01-01T00:00:00.000Z".into(),
             payload: RawValue::from_string(r#"{"a": [1, 2.50]}"#.into()).unwrap(),
+            usage: None,
             spans: Vec::new(),
             span: None,
         };

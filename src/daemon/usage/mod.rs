@@ -5,6 +5,8 @@
 
 mod claude;
 mod codex;
+mod gemini;
+pub mod turns;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -43,6 +45,7 @@ fn format_for(client: &str, carry: Option<&str>) -> Option<Box<dyn Format>> {
     match client {
         "claude-code" => Some(Box::new(claude::Claude)),
         "codex" => Some(Box::new(codex::Codex::resume(carry))),
+        "gemini" => Some(Box::new(gemini::Gemini)),
         _ => None,
     }
 }
@@ -64,7 +67,7 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
     let mut sessions = conn
         .prepare_cached(
             "SELECT client, session_id, max(id) FROM events
-             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex')
+             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex', 'gemini')
              GROUP BY client, session_id ORDER BY max(id) LIMIT ?2",
         )
         .map_err(sql)?
@@ -95,6 +98,10 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
         let Some(path) = path.filter(|p| p.starts_with('/')) else {
             continue;
         };
+        // Gemini CLI before its JSONL files wrote one JSON document, rewritten whole.
+        if client == "gemini" && !path.ends_with(".jsonl") {
+            continue;
+        }
         let (rows, finished) =
             follow(&tx, &path, &client, &session, now_ms, &mut budget).map_err(sql)?;
         recorded += rows;
@@ -102,14 +109,7 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
             // The budget ran out mid-file: this session is looked at again next pass.
             newest = newest.min(last - 1);
         }
-        tx.execute(
-            "UPDATE usage SET turn = (SELECT max(turn) FROM events
-                 WHERE session_id = usage.session_id AND received_ms <= usage.at_ms
-                   AND turn IS NOT NULL)
-             WHERE session_id = ?1 AND turn IS NULL",
-            [&session],
-        )
-        .map_err(sql)?;
+        attribute(&tx, &session).map_err(sql)?;
     }
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('usage_through', ?1)
@@ -119,6 +119,19 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
     .map_err(sql)?;
     tx.commit().map_err(sql)?;
     Ok(recorded)
+}
+
+/// Give `session`'s responses not yet given a turn the turn that was open when they were
+/// written. A response read before its events were assembled (turns are numbered by
+/// assembly) is given one on a later look.
+pub(super) fn attribute(conn: &rusqlite::Connection, session: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE usage SET turn = (SELECT max(turn) FROM events
+             WHERE session_id = usage.session_id AND received_ms <= usage.at_ms
+               AND turn IS NOT NULL)
+         WHERE session_id = ?1 AND turn IS NULL",
+    )?
+    .execute([session])
 }
 
 /// Read what `path` gained since the last look and record its responses. A file that
@@ -206,7 +219,10 @@ fn follow(
     )?;
     for line in buf[..complete].split(|&b| b == b'\n') {
         // Most lines are messages and tool output: parse only those that can hold usage.
-        if !contains(line, b"usage") && !contains(line, b"turn_context") {
+        if !contains(line, b"usage")
+            && !contains(line, b"turn_context")
+            && !contains(line, b"tokens")
+        {
             continue;
         }
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {

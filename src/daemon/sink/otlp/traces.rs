@@ -117,6 +117,21 @@ fn span(s: &OutSpan) -> Span {
     if let Some(model) = &s.model {
         attributes.push(string("gen_ai.request.model", model));
     }
+    if let Some(t) = &s.usage {
+        // The conventions' input count includes the cache's reads and writes.
+        let input = t.input + t.cache_read + t.cache_write;
+        for (key, n) in [
+            ("gen_ai.usage.input_tokens", input),
+            ("gen_ai.usage.output_tokens", t.output),
+            ("gen_ai.usage.cache_read.input_tokens", t.cache_read),
+            ("gen_ai.usage.cache_creation.input_tokens", t.cache_write),
+        ] {
+            attributes.push(value(key, Any::IntValue(n)));
+        }
+        if t.models.len() == 1 {
+            attributes.push(string("gen_ai.response.model", &t.models[0]));
+        }
+    }
     if s.failed {
         attributes.push(string("error.type", "_OTHER"));
     }
