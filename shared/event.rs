@@ -21,10 +21,11 @@ pub enum Client {
     OpenCode,
     Kimi,
     Kiro,
+    Vibe,
 }
 
 impl Client {
-    pub const ALL: [Client; 14] = [
+    pub const ALL: [Client; 15] = [
         Client::ClaudeCode,
         Client::Codex,
         Client::Gemini,
@@ -39,6 +40,7 @@ impl Client {
         Client::OpenCode,
         Client::Kimi,
         Client::Kiro,
+        Client::Vibe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Client {
             Client::OpenCode => "opencode",
             Client::Kimi => "kimi",
             Client::Kiro => "kiro",
+            Client::Vibe => "vibe",
         }
     }
 
@@ -256,6 +259,17 @@ fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Mistral Vibe's hook types, which it sends as the event name: its source's names and
+/// the later ones its documentation uses.
+const VIBE: [&str; 6] = [
+    "before_tool",
+    "after_tool",
+    "post_agent_turn",
+    "pre_tool",
+    "post_tool",
+    "post_agent",
+];
+
 /// Events only Gemini CLI sends (its SessionStart/SessionEnd look like Claude Code's).
 const GEMINI_ONLY: [&str; 8] = [
     "BeforeAgent",
@@ -375,6 +389,9 @@ impl Envelope {
             return Some(Client::Kimi);
         }
         let name = self.hook_event_name.as_deref()?;
+        if VIBE.contains(&name) {
+            return Some(Client::Vibe);
+        }
         let camel = name.starts_with(|c: char| c.is_ascii_lowercase());
         let cursorish = self.conversation_id.is_some()
             || self.cursor_version.is_some()

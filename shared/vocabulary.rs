@@ -96,6 +96,7 @@ const TABLES: &[(&str, Table)] = &[
     ("opencode", OPENCODE),
     ("kimi", KIMI),
     ("kiro", KIRO),
+    ("vibe", VIBE),
 ];
 
 /// The normalized kind of `event` as `client` sent it. An unknown client or event is
@@ -248,6 +249,16 @@ const KIRO: Table = &[
     ("preToolUse", Kind::ToolPre),
     ("postToolUse", Kind::ToolPost),
     ("stop", Kind::TurnStop),
+];
+
+/// Mistral Vibe's experimental hooks, under both spellings of their names.
+const VIBE: Table = &[
+    ("before_tool", Kind::ToolPre),
+    ("after_tool", Kind::ToolPost),
+    ("post_agent_turn", Kind::TurnStop),
+    ("pre_tool", Kind::ToolPre),
+    ("post_tool", Kind::ToolPost),
+    ("post_agent", Kind::TurnStop),
 ];
 
 const CLAUDE_CODE: Table = &[

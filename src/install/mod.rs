@@ -504,8 +504,9 @@ fn spec(client: Client) -> &'static AgentSpec {
         Client::Auggie => &auggie::SPEC,
         Client::Kiro => &kiro::SPEC,
         // Guarded by `own_files` and `apply_kimi`: these get files of difflore's own or
-        // TOML tables, not a JSON settings file.
-        Client::Cline | Client::OpenCode | Client::Kimi => &windsurf::SPEC,
+        // TOML tables, not a JSON settings file; Vibe is not installable (`plan` refuses it,
+        // and the CLI does not offer it).
+        Client::Cline | Client::OpenCode | Client::Kimi | Client::Vibe => &windsurf::SPEC,
         Client::ClaudeCode => &claude_code::SPEC,
         Client::Codex => &codex::SPEC,
         Client::Gemini => &gemini::SPEC,

@@ -8,6 +8,8 @@
 # with the right client, kind, session and tool. One line per agent, then a summary.
 # Opt-in: it downloads the agents, so it is not part of `make test` or `make ci`.
 # Usage: tests/e2e/run.sh [agent…]   (default: every agent below)
+# E2E_LATEST=1 takes each agent's newest release; E2E_IGNORE_TERM=1 makes the witness shim
+# (and so the hook) ignore SIGTERM, to tell an agent that kills its hooks from a lost event.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -20,12 +22,12 @@ if [[ -z ${DIFFLORE_BIN_DIR:-} ]]; then
 fi
 command -v node >/dev/null && command -v npm >/dev/null || { echo "e2e: node and npm are needed"; exit 1; }
 
-# agent → npm package, pinned so a run can be repeated; E2E_LATEST=1 takes the newest.
+# agent → npm package, pinned so a run can be repeated.
 declare -A PACKAGE=(
   [claude-code]=@anthropic-ai/claude-code@2.1.332
   [codex]=@openai/codex@0.171.0
   [gemini]=@google/gemini-cli@0.61.0
-  [qwen-code]=@qwen-code/qwen-code@0.15.10
+  [qwen-code]=@qwen-code/qwen-code@0.24.4
   [copilot]=@github/copilot@1.0.102
   [auggie]=@augmentcode/auggie@0.36.0
   [kimi]=@moonshot-ai/kimi-code@2.1.0
@@ -45,7 +47,7 @@ declare -A WHY_NOT=(
 WHY_ORDER=(kiro cursor windsurf vscode)
 # Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
 # registry's own `node` package, into target/e2e/npm/node22.
-NEEDS_NODE22=" kimi "
+NEEDS_NODE22=" kimi qwen-code "
 agents=("$@")
 [[ ${#agents[@]} -eq 0 ]] && agents=("${ORDER[@]}" "${WHY_ORDER[@]}")
 
@@ -80,6 +82,7 @@ sandbox() {
   mkdir -p "$work/home" "$work/project" "$work/shim" "$work/witness"
   cat >"$work/shim/difflore-hook" <<SHIM
 #!/bin/sh
+${E2E_IGNORE_TERM:+trap '' TERM}
 f=\$(mktemp "$work/witness/\$(date +%s%N)-XXXX")
 tee "\$f" | exec "$bin/difflore-hook" "\$@"
 SHIM

@@ -136,7 +136,9 @@ pub fn existing(client: Client) -> Value {
             "tools": ["fs_read", "execute_bash"],
             "hooks": { "preToolUse": [ { "matcher": "execute_bash", "command": "./guard.sh", "timeout_ms": 10000 } ] }
         }),
-        Client::Cline | Client::OpenCode | Client::Kimi => json!({ "x-team": "platform" }),
+        Client::Cline | Client::OpenCode | Client::Kimi | Client::Vibe => {
+            json!({ "x-team": "platform" })
+        }
     }
 }
 

@@ -55,13 +55,18 @@ impl FromStr for Agent {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Agent, String> {
-        Client::parse(text).map(Agent).ok_or_else(|| {
-            let names: Vec<&str> = crate::install::INSTALLABLE
-                .iter()
-                .map(|c| c.as_str())
-                .collect();
-            format!("not an agent; use {}", names.join(", "))
-        })
+        // Agents that are only recognised (Mistral Vibe) have no hooks to install.
+        let installable = |c: &Client| crate::install::INSTALLABLE.contains(c);
+        Client::parse(text)
+            .filter(installable)
+            .map(Agent)
+            .ok_or_else(|| {
+                let names: Vec<&str> = crate::install::INSTALLABLE
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                format!("not an agent; use {}", names.join(", "))
+            })
     }
 }
 
