@@ -15,6 +15,7 @@ use crate::shared::store::{OpenOptions, Outbox, StoreError};
 use crate::shared::{error_chain, now_ms, spill};
 
 use super::backoff::Backoff;
+use super::checkpointer::{self, Checkpointer};
 use super::concurrency::Concurrency;
 use super::endpoint;
 use super::health::Publisher;
@@ -94,6 +95,8 @@ pub struct Daemon {
     /// The batches out now, and how many may be.
     pub(super) flights: Flights,
     pub(super) concurrency: Concurrency,
+    /// Keeps the WAL short while the drain writes to it.
+    checkpointer: Checkpointer,
     /// Outages seen so far: a flight sent before the latest one carries an older count.
     pub(super) outages: u64,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
@@ -127,6 +130,17 @@ impl Daemon {
         let data_version = queue::data_version(&outbox)?;
         let wake = Wake::watch(&paths);
         let concurrency = Concurrency::new(config.max_in_flight);
+        // A WAL started over (after a checkpoint) is cut back to this, so that its length
+        // says how much is still to copy.
+        outbox
+            .conn()
+            .query_row(
+                &format!("PRAGMA journal_size_limit = {}", checkpointer::WAL_SHORT),
+                [],
+                |_| Ok(()),
+            )
+            .map_err(|e| outbox.sql(e))?;
+        let checkpointer = Checkpointer::start(&paths);
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -153,6 +167,7 @@ impl Daemon {
             ledger: Ledger::default(),
             flights: Flights::default(),
             concurrency,
+            checkpointer,
             outages: 0,
             wake,
             unseen_write: None,
@@ -288,9 +303,18 @@ impl Daemon {
                 if let Err(e) = self.drain_batch() {
                     self.store_trouble(&e);
                 }
+                if !self.flights.is_empty() {
+                    self.wake.pause();
+                }
                 // Let the flights (and the signal forwarder) run between claims: a file
                 // sink never awaits, and a long backlog must not hold off SIGTERM.
                 tokio::task::yield_now().await;
+                continue;
+            }
+            if self.flights.is_empty() && self.wake.paused() {
+                // Drained: writes are reported again from here, and one more look finds any
+                // made while they were not.
+                self.wake.resume();
                 continue;
             }
             let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
@@ -303,13 +327,15 @@ impl Daemon {
                 _ = sleep => Woke::Timer,
             };
             match woke {
-                Woke::Landed(report) => self.land(report),
+                Woke::Landed(report) => {
+                    self.land(report);
+                    if checkpointer::wal_len(&self.outbox) > checkpointer::WAL_SHORT {
+                        self.checkpointer.ask();
+                    }
+                }
                 // A write is reported when its bytes reach the WAL, a moment before its
                 // commit is visible: while a writer is still at it, look again shortly.
                 // Free, it was our own write or the next look sees the commit.
-                // With every slot taken, the next flight back looks at the outbox anyway
-                // (and the report is most likely of our own acknowledgement).
-                Woke::Write if self.flights.len() >= self.room() => {}
                 Woke::Write => {
                     if queue::writer_active(&self.outbox).unwrap_or(true) {
                         self.unseen_write = Some((Instant::now(), 0));
