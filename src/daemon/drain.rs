@@ -19,7 +19,7 @@ use super::checkpointer::{self, Checkpointer};
 use super::concurrency::Concurrency;
 use super::endpoint;
 use super::health::Publisher;
-use super::inflight::{Flights, Report};
+use super::inflight::{Epoch, Flights, Report};
 use super::ledger::Ledger;
 use super::prepare::Preparer;
 use super::queue::{self, Checkpoint};
@@ -97,8 +97,9 @@ pub struct Daemon {
     pub(super) concurrency: Concurrency,
     /// Keeps the WAL short while the drain writes to it.
     checkpointer: Checkpointer,
-    /// Outages seen so far: a flight sent before the latest one carries an older count.
-    pub(super) outages: u64,
+    /// Outages seen and sinks built so far: a flight sent before the latest carries older
+    /// counts.
+    pub(super) epoch: Epoch,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
     wake: Wake,
     /// A write reported (when, and looks since) whose commit has not been seen yet.
@@ -168,7 +169,7 @@ impl Daemon {
             flights: Flights::default(),
             concurrency,
             checkpointer,
-            outages: 0,
+            epoch: Epoch::default(),
             wake,
             unseen_write: None,
             usage_due: true,
@@ -196,6 +197,7 @@ impl Daemon {
             &self.config,
         );
         self.sink = None;
+        self.epoch.sink += 1;
         let token = endpoint::token(&self.config).ok().flatten();
         let mut secrets = Secrets::new(token.as_deref(), resolved.as_ref().map(|e| e.text()));
         secrets.add(
