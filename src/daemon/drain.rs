@@ -15,7 +15,6 @@ use crate::shared::store::{OpenOptions, Outbox, StoreError};
 use crate::shared::{error_chain, now_ms, spill};
 
 use super::backoff::Backoff;
-use super::checkpointer::{self, Checkpointer};
 use super::concurrency::Concurrency;
 use super::endpoint;
 use super::health::Publisher;
@@ -45,6 +44,9 @@ const UNSEEN_WRITE_FIRST: Duration = Duration::from_millis(2);
 const UNSEEN_WRITE_LOOKS: u32 = 5;
 /// Transcripts are read for token usage at most this often, while events keep coming.
 const USAGE_EVERY: Duration = Duration::from_secs(1);
+/// While draining, the WAL is checkpointed once it is longer than this (SQLite's own
+/// automatic checkpoint is at 1000 pages, about as long).
+const WAL_LONG: u64 = 4 << 20;
 /// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
@@ -95,8 +97,6 @@ pub struct Daemon {
     /// The batches out now, and how many may be.
     pub(super) flights: Flights,
     pub(super) concurrency: Concurrency,
-    /// Keeps the WAL short while the drain writes to it.
-    checkpointer: Checkpointer,
     /// Outages seen and sinks built so far: a flight sent before the latest carries older
     /// counts.
     pub(super) epoch: Epoch,
@@ -131,17 +131,16 @@ impl Daemon {
         let data_version = queue::data_version(&outbox)?;
         let wake = Wake::watch(&paths);
         let concurrency = Concurrency::new(config.max_in_flight);
-        // A WAL started over (after a checkpoint) is cut back to this, so that its length
-        // says how much is still to copy.
+        // A WAL started over (after a checkpoint) is cut back to this: its file's length
+        // then says how much the drain has written since.
         outbox
             .conn()
             .query_row(
-                &format!("PRAGMA journal_size_limit = {}", checkpointer::WAL_SHORT),
+                &format!("PRAGMA journal_size_limit = {WAL_LONG}"),
                 [],
                 |_| Ok(()),
             )
             .map_err(|e| outbox.sql(e))?;
-        let checkpointer = Checkpointer::start(&paths);
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -168,7 +167,6 @@ impl Daemon {
             ledger: Ledger::default(),
             flights: Flights::default(),
             concurrency,
-            checkpointer,
             epoch: Epoch::default(),
             wake,
             unseen_write: None,
@@ -307,6 +305,7 @@ impl Daemon {
                 }
                 if !self.flights.is_empty() {
                     self.wake.pause();
+                    self.keep_wal_bounded();
                 }
                 // Let the flights (and the signal forwarder) run between claims: a file
                 // sink never awaits, and a long backlog must not hold off SIGTERM.
@@ -331,9 +330,7 @@ impl Daemon {
             match woke {
                 Woke::Landed(report) => {
                     self.land(report);
-                    if checkpointer::wal_len(&self.outbox) > checkpointer::WAL_SHORT {
-                        self.checkpointer.ask();
-                    }
+                    self.keep_wal_bounded();
                 }
                 // A write is reported when its bytes reach the WAL, a moment before its
                 // commit is visible: while a writer is still at it, look again shortly.
@@ -475,6 +472,22 @@ impl Daemon {
             self.checkpoint(Checkpoint::Passive)?;
         }
         Ok(())
+    }
+
+    /// A drain commits an assembly pass, a claim and an acknowledgement per batch, and the
+    /// PASSIVE checkpoints SQLite runs after them cannot start the WAL over while hooks read.
+    /// Checkpointed here, between the loop's own writes, once it passes `WAL_LONG`: the WAL
+    /// stays within a few MiB (its file cut back to that when it starts over) instead of
+    /// growing for the whole drain, and the TRUNCATE checkpoint once idle, which holds the
+    /// write lock while it copies, has little to copy.
+    fn keep_wal_bounded(&mut self) {
+        let mut wal = self.outbox.path().as_os_str().to_owned();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LONG)
+            && let Err(e) = self.checkpoint(Checkpoint::Passive)
+        {
+            dlog!("checkpoint during the drain failed: {}", error_chain(&e));
+        }
     }
 
     pub(super) fn import_spills(&mut self) {

@@ -3,7 +3,6 @@
 //! SQLite connection or runtime exists, pid record written by the process that serves.
 
 pub mod backoff;
-mod checkpointer;
 mod concurrency;
 mod deliver;
 pub mod detach;
