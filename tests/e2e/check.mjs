@@ -58,4 +58,9 @@ for (const want of ["tool.pre", "tool.post"]) if (!kinds.has(want)) problems.pus
 // The one shell call really ran: its output ("hi") is in a tool.post payload.
 if (!lines.some((l) => l.kind === "tool.post" && /\bhi\b/.test(JSON.stringify(l.payload)))) problems.push("no tool.post shows the command's output");
 const sessions = new Set(lines.map((l) => l.session_id));
-console.log(JSON.stringify({ fired: fired.length, delivered: lines.length, events, sessions: [...sessions], problems }));
+// What the agent did that a reader of the history would not expect from one prompt.
+const notes = [];
+const prompts = lines.filter((l) => l.kind === "prompt.submit").length;
+if (prompts > 1) notes.push(`${prompts} prompt.submit events for one prompt`);
+if (!kinds.has("session.end")) notes.push("no session.end");
+console.log(JSON.stringify({ fired: fired.length, delivered: lines.length, events, sessions: [...sessions], problems, notes }));

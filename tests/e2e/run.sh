@@ -247,7 +247,8 @@ for agent in "${agents[@]}"; do
     const rc = Number(process.argv[2]);
     const ok = r.problems.length === 0 && r.fired > 0;
     console.log((ok ? "ok" : "FAIL") + ": agent exit " + rc + ", " + r.fired + " events fired, " + r.delivered +
-      " delivered [" + r.events.join(" ") + "]" + (r.problems.length ? "; " + r.problems.join("; ") : ""));
+      " delivered [" + r.events.join(" ") + "]" + (r.problems.length ? "; " + r.problems.join("; ") : "") +
+      (r.notes.length ? " (note: " + r.notes.join("; ") + ")" : ""));
   ' "$work/check.json" "$rc")
   echo "$agent $version: $verdict"
   [[ $verdict == ok* ]] && ok=$((ok + 1)) || { failed=$((failed + 1)); echo "   logs: $work"; }
