@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-const [witnessDir, collector, client] = process.argv.slice(2);
+const [witnessDir, collector, client, statusFile] = process.argv.slice(2);
 const witnessed = fs.existsSync(witnessDir)
   ? fs.readdirSync(witnessDir).sort().map((f) => fs.readFileSync(path.join(witnessDir, f), "utf8"))
   : [];
@@ -52,6 +52,14 @@ for (const p of fired) {
   const tool = toolOf(p);
   if ((got.tool ?? null) !== tool) problems.push(`${got.event}: tool ${got.tool}, want ${tool}`);
   if (/^tool\./.test(got.kind) && !got.tool) problems.push(`${got.event}: a tool event without a tool`);
+}
+// `hooks status` must see the hooks the agent just ran, resolving, with nothing blocking them.
+try {
+  const status = JSON.parse(fs.readFileSync(statusFile, "utf8")).agents[0].scopes.user;
+  if (!status.installed || !status.command_resolves || !status.will_run)
+    problems.push(`hooks status: installed ${status.installed}, resolves ${status.command_resolves}, will run ${status.will_run} (${status.blocked})`);
+} catch (e) {
+  problems.push(`hooks status unreadable: ${e.message}`);
 }
 const kinds = new Set(lines.map((l) => l.kind));
 for (const want of ["tool.pre", "tool.post"]) if (!kinds.has(want)) problems.push(`no ${want} event`);

@@ -104,7 +104,9 @@ deliver_and_check() {
     sleep 0.1
   done
   "$bin/difflorectl" stop --grace 5s >/dev/null 2>&1
-  node "$root/tests/e2e/check.mjs" "$work/witness" "$work/collector.ndjson" "$client" >"$work/check.json"
+  # What `hooks status` makes of the files the agent just ran with.
+  (cd "$work/project" && "$bin/difflorectl" hooks status --client "$client" --json) >"$work/status.json" 2>&1
+  node "$root/tests/e2e/check.mjs" "$work/witness" "$work/collector.ndjson" "$client" "$work/status.json" >"$work/check.json"
 }
 
 run_claude_code() {
@@ -197,8 +199,8 @@ run_cline() {
 }
 
 run_opencode() {
-  # OpenCode finds its user configuration, plugins included, under XDG_CONFIG_HOME.
-  export XDG_CONFIG_HOME=$work/xdg
+  # OpenCode finds its user configuration, plugins included, under XDG_CONFIG_HOME (set
+  # for this agent by the main loop, so that hooks status looks there too).
   mkdir -p "$XDG_CONFIG_HOME/opencode"
   cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<JSON
 {"autoupdate": false, "share": "disabled",
@@ -235,6 +237,7 @@ for agent in "${agents[@]}"; do
   }
   version=$(ls -d "$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}" >/dev/null 2>&1 && node -p "require('$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}/package.json').version")
   sandbox "$agent"
+  [[ $agent == opencode ]] && export XDG_CONFIG_HOME=$work/xdg
   fn=run_${agent//-/_}
   why=$($fn 2>&1); rc=$?
   cd "$root"
