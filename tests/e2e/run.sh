@@ -5,7 +5,8 @@
 # with its hooks written by `difflorectl hooks install` into a throw-away HOME and
 # DIFFLORE_HOME. difflored then drains the outbox to a file collector, and
 # tests/e2e/check.mjs checks that every payload the agent handed to the hook arrived there
-# with the right client, kind, session and tool. One line per agent, then a summary.
+# with the right client, kind, session and tool, and that `difflorectl hooks status` sees the
+# hooks as installed and runnable. One line per agent, then a summary.
 # Opt-in: it downloads the agents, so it is not part of `make test` or `make ci`.
 # Usage: tests/e2e/run.sh [agent…]   (default: every agent below)
 # E2E_LATEST=1 takes each agent's newest release; E2E_IGNORE_TERM=1 makes the witness shim
