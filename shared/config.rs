@@ -50,6 +50,8 @@ pub struct Config {
     pub token_file: Option<PathBuf>,
     pub batch_max_events: usize,
     pub batch_max_bytes: usize,
+    /// Most batches out to the collector at once; the daemon adapts below it.
+    pub max_in_flight: usize,
     /// Events failing for this long go to `dead`.
     #[serde(deserialize_with = "human_duration")]
     pub dead_after: Duration,
@@ -115,6 +117,7 @@ impl Default for Config {
             token_file: None,
             batch_max_events: 500,
             batch_max_bytes: 1 << 20,
+            max_in_flight: 4,
             dead_after: Duration::from_secs(7 * 24 * 3600),
             allow_insecure_http: false,
             redact: true,
@@ -173,6 +176,8 @@ pub const PROTOCOLS: &str =
 
 /// The smallest outbox limit: a fresh outbox alone takes a few pages.
 const MIN_OUTBOX_BYTES: u64 = 4096;
+/// More batches out at once than this is a flood, not a drain: each holds a connection.
+const MAX_IN_FLIGHT: usize = 64;
 /// A retry sooner than this is a hot loop against a collector that is down.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 
@@ -250,6 +255,13 @@ impl Config {
                 "batch_max_bytes",
                 "0".into(),
                 "a size of at least 1 byte",
+            ));
+        }
+        if !(1..=MAX_IN_FLIGHT).contains(&self.max_in_flight) {
+            return Err(invalid(
+                "max_in_flight",
+                self.max_in_flight.to_string(),
+                "a count from 1 to 64",
             ));
         }
         if self.max_outbox_bytes < MIN_OUTBOX_BYTES {
@@ -396,6 +408,11 @@ mod tests {
             "invalid config config.toml: batch_max_events = 0 is not allowed: a count of at least 1"
         );
         assert!(refusal("batch_max_bytes = 0").contains("batch_max_bytes = 0"));
+        assert_eq!(
+            refusal("max_in_flight = 0"),
+            "invalid config config.toml: max_in_flight = 0 is not allowed: a count from 1 to 64"
+        );
+        assert!(refusal("max_in_flight = 65").contains("max_in_flight = 65"));
         assert!(refusal("request_timeout = \"0s\"").contains("request_timeout"));
         assert!(refusal("connect_timeout = \"0s\"").contains("connect_timeout"));
         assert!(refusal("auth_retry = \"0s\"").contains("auth_retry"));

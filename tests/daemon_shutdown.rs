@@ -1,4 +1,4 @@
-//! difflored stopping mid-drain: SIGTERM finishes (or returns) the batch in flight and
+//! difflored stopping mid-drain: SIGTERM finishes (or returns) the batches in flight and
 //! exits 0 with nothing left claimed; more stops while stopping change nothing, but a
 //! second Ctrl-C (SIGINT) exits at once; after SIGKILL the
 //! next start reclaims and delivers everything. The collector holds answers until the test
@@ -19,22 +19,28 @@ use difflore::shared::sys::Signal;
 const LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
-fn sigterm_mid_drain_finishes_the_batch_in_flight_and_exits_cleanly() {
+fn sigterm_mid_drain_finishes_the_batches_in_flight_and_exits_cleanly() {
     let sb = Sandbox::new();
-    write_config(&sb, "batch_max_events = 10\nrequest_timeout = \"60s\"");
+    write_config(
+        &sb,
+        "batch_max_events = 10\nmax_in_flight = 4\nrequest_timeout = \"60s\"",
+    );
     let c = Collector::start();
-    // The first batch is answered; the second waits for us, so the stop lands mid-batch.
-    c.script([Reply::ok(), Reply::ok().held()]);
+    // The first batch is answered; every later one waits for us, so the stop lands with
+    // four batches in flight (the three sent with the first, and the one after it).
+    c.script([Reply::ok()]);
+    c.set_default(Reply::ok().held());
     let ids = enqueue(&sb, 100, "term");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.started() == 2), "{}", d.log_text());
+    assert!(wait_until(LIMIT, || c.started() == 5), "{}", d.log_text());
     d.signal(Signal::Term);
     assert!(
         wait_until(LIMIT, || d.log_text().contains("stop requested")),
         "{}",
         d.log_text()
     );
-    // Answered well within the daemon's shutdown grace: the batch is finished, not returned.
+    // Answered well within the daemon's shutdown grace: the batches are finished, not
+    // returned.
     c.release();
     let status = d.wait_exit(LIMIT).expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", d.log_text());
@@ -44,12 +50,13 @@ fn sigterm_mid_drain_finishes_the_batch_in_flight_and_exits_cleanly() {
         "no claim survives a clean stop"
     );
     assert_eq!(daemon::liveness(&sb), Liveness::NotRunning);
-    // The batch in flight was finished, not abandoned: what the collector accepted is gone
-    // from the outbox, and the rest is pending.
+    // The batches in flight were finished, not abandoned, and nothing new was sent after
+    // the stop: what the collector accepted is acknowledged, the rest is pending.
     let accepted = c.ids();
-    assert!(accepted.len() >= 20, "{} accepted", accepted.len());
+    assert_eq!(accepted.len(), 50, "{}", d.log_text());
+    assert_eq!(sb.count("state = 'delivered'"), 50);
     assert_eq!(
-        sb.count("state = 'pending'") as usize,
+        sb.count("state = 'pending' AND attempts = 0") as usize,
         ids.len() - accepted.len()
     );
     assert_eq!(c.duplicates(), 0);
@@ -188,22 +195,26 @@ fn two_stops_at_once_against_a_slow_collector_stop_gracefully_with_exit_0() {
 #[test]
 fn kill_9_mid_drain_loses_nothing_after_a_restart() {
     let sb = Sandbox::new();
-    write_config(&sb, "batch_max_events = 20\nrequest_timeout = \"60s\"");
+    write_config(
+        &sb,
+        "batch_max_events = 20\nmax_in_flight = 4\nrequest_timeout = \"60s\"",
+    );
     let c = Collector::start();
-    // Two batches answered, then the third is held: the kill lands with it in flight.
+    // Two batches answered, then every one is held: the kill lands with four in flight
+    // (two sent with the first two, two sent as those came back).
     c.script([Reply::ok(), Reply::ok()]);
     c.set_default(Reply::ok().held());
     let ids = enqueue(&sb, 200, "kill9");
     let mut d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
-    assert!(wait_until(LIMIT, || c.started() == 3), "{}", d.log_text());
+    assert!(wait_until(LIMIT, || c.started() == 6), "{}", d.log_text());
     d.kill9();
     assert!(matches!(daemon::liveness(&sb), Liveness::Stale(_)));
     let remaining = sb.count("state != 'delivered'");
     assert!(remaining > 0, "killed before the end of the drain");
     assert_eq!(
         sb.count("state = 'in_flight'"),
-        20,
-        "killed with a batch claimed"
+        80,
+        "killed with four batches claimed"
     );
     c.release();
     let restarted = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
@@ -214,7 +225,7 @@ fn kill_9_mid_drain_loses_nothing_after_a_restart() {
         "{}",
         restarted.log_text()
     );
-    // At-least-once: only the batch cut off by the kill may arrive twice.
-    assert!(c.duplicates() <= 20, "{} duplicates", c.duplicates());
+    // At-least-once: only the batches cut off by the kill may arrive twice.
+    assert!(c.duplicates() <= 80, "{} duplicates", c.duplicates());
     eprintln!("duplicates after kill -9: {}", c.duplicates());
 }

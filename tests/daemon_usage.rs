@@ -243,8 +243,16 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
             .success()
     );
     hook(&sb, "claude-code", "Stop", "f3", &fifo);
+    // Named, but gone (or never written).
+    hook(
+        &sb,
+        "claude-code",
+        "Stop",
+        "f4",
+        &sb.dir.path().join("gone.jsonl"),
+    );
     let d = DaemonGuard::foreground(&sb, &[]);
-    // The daemon has looked (its cursor moved past both events) and recorded nothing.
+    // The daemon has looked (its cursor moved past every event) and recorded nothing.
     assert!(
         wait_until(LIMIT, || sb
             .sqlite()
@@ -253,14 +261,28 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
                 [],
                 |r| r.get::<_, i64>(0)
             )
-            .is_ok_and(|v| v >= 3)),
+            .is_ok_and(|v| v >= 4)),
         "{}",
         d.log_text()
     );
     assert_eq!(
-        usage(&sb, "f1").0 + usage(&sb, "f2").0 + usage(&sb, "f3").0,
+        usage(&sb, "f1").0 + usage(&sb, "f2").0 + usage(&sb, "f3").0 + usage(&sb, "f4").0,
         0
     );
+    // Each unreadable one (the folder, the FIFO, the missing file) is a counted, logged
+    // skip; a relative path is not a transcript at all.
+    let skipped: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(skipped, 3, "{}", d.log_text());
+    let log = d.log_text();
+    assert!(log.contains("not a regular file"), "{log}");
+    assert!(log.contains("gone.jsonl"), "{log}");
 }
 
 #[test]

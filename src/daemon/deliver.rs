@@ -1,6 +1,8 @@
-//! One batch from claim to outcome: prepare, send (abandoned at the shutdown deadline),
-//! then acknowledge, retry later with the whole sink backing off, pause on a refused
-//! credential, or split/bisect to isolate the events the collector refuses.
+//! Batches from claim to outcome: claim and prepare the next batch and launch it as a
+//! flight (`inflight`), then, as each flight comes back in whatever order, write what
+//! became of its rows: acknowledged, retried later with the whole sink backing off, paused
+//! on a refused credential, dead when refused alone, or back in the queue at a stop. Never
+//! acknowledges a row before the collector's 2xx for it.
 
 use std::time::Duration;
 
@@ -10,17 +12,17 @@ use crate::shared::now_ms;
 use crate::shared::store::StoreError;
 
 use super::drain::Daemon;
+use super::inflight::{Outcome, Report};
 use super::ledger::Record;
 use super::queue;
-use super::signals::Control;
-use super::sink::{Failure, OutEvent, Sink, Verdict};
+use super::sink::{Failure, OutEvent, Sink};
 
-/// How long a stop waits for the batch in flight: under difflorectl's default 5 s grace.
+/// How long a stop waits for the batches in flight: under difflorectl's default 5 s grace.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 impl Daemon {
-    /// Claim and deliver one batch. Returns whether more rows may be waiting.
-    pub(super) async fn drain_batch(&mut self) -> Result<bool, StoreError> {
+    /// Claim one batch and send it off. Returns whether more rows may be waiting.
+    pub(super) fn drain_batch(&mut self) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut batch = queue::claim(
             &self.outbox,
@@ -33,7 +35,7 @@ impl Daemon {
             return Ok(false);
         }
         self.wrote = true;
-        if self.sink.as_ref().is_some_and(Sink::sends_spans) {
+        if self.sink.as_ref().is_some_and(|s| s.sends_spans()) {
             // Claimed rows must not stay claimed: on an error back they go, and the loop
             // pauses.
             match super::spans::attach(&self.outbox, &mut batch) {
@@ -76,103 +78,81 @@ impl Daemon {
             }
         }
         if !events.is_empty() {
-            self.deliver(events).await;
+            self.launch(events);
         }
         Ok(true)
     }
 
-    /// Send `events`, bisecting refusals; every row ends acknowledged, dead, or back in
-    /// `pending`, never left claimed.
-    ///
-    /// A refusal is about the events only when the collector accepts their neighbours: a
-    /// refused batch is halved to find out, and when every part sent is refused while
-    /// nothing is accepted, the collector (or a proxy) refuses everything. Then the whole
-    /// batch waits out a backoff, like an outage, instead of being bisected into `dead`.
-    async fn deliver(&mut self, events: Vec<OutEvent>) {
-        let mut todo = vec![events];
-        // Refused before any neighbour was accepted: no verdict yet.
-        let mut suspects: Vec<Vec<OutEvent>> = Vec::new();
-        let mut accepted = false;
-        let mut refusal: Option<Failure> = None;
-        loop {
-            let Some(mut slice) = todo.pop() else {
-                match refusal.take() {
-                    Some(f) if !suspects.is_empty() => {
-                        let ids: Vec<i64> = suspects.iter().flat_map(|s| rows(s)).collect();
-                        return self.refused_by_collector(&f, &ids);
-                    }
-                    _ => return,
-                }
-            };
-            if self.control.stopping() {
-                todo.append(&mut suspects);
-                return self.put_back(&slice, &todo);
+    fn launch(&mut self, events: Vec<OutEvent>) {
+        let Some(sink) = self.sink.clone() else {
+            let ids = events.iter().map(|e| e.row).collect();
+            return self.record(Record::Release(ids));
+        };
+        self.publisher.attempt();
+        let ticket = self.concurrency.launch(self.flights.len() + 1);
+        let control = self.control.clone();
+        self.flights
+            .launch(sink, control, events, ticket, self.outages);
+    }
+
+    /// How many batches may be out now: the adapted limit while the collector accepts,
+    /// one probe at a time while it fails, one for a file (its lines stay in order).
+    pub(super) fn room(&self) -> usize {
+        match (&self.sink, self.gate.circuit) {
+            (Some(sink), Circuit::Closed) if !matches!(**sink, Sink::File(_)) => {
+                self.concurrency.limit()
             }
-            let Some(sink) = self.sink.as_mut() else {
-                todo.append(&mut suspects);
-                return self.put_back(&slice, &todo);
-            };
+            _ => 1,
+        }
+    }
+
+    /// A flight came back: write what became of each of its rows, in the order it happened.
+    pub(super) fn land(&mut self, report: Report) {
+        for _ in 0..report.more_requests {
             self.publisher.attempt();
-            let Some(result) = send_until_deadline(sink, &self.control, &slice).await else {
-                todo.append(&mut suspects);
-                dlog!(
-                    "stopping: returned {} unsent events to the queue",
-                    rows(&slice).len() + todo.iter().map(Vec::len).sum::<usize>()
-                );
-                return self.put_back(&slice, &todo);
-            };
-            // Before any of it is logged or stored: a collector may echo our credentials.
-            let result = result.map_err(|f| self.secrets.scrub_failure(f));
-            match result {
-                Ok(()) => {
+        }
+        self.concurrency
+            .land(report.ticket, report.first_rtt, report.pushed_back);
+        // Sent before the latest outage was seen: its failure belongs to that outage, and
+        // its success says nothing about the collector now.
+        let current = report.epoch == self.outages;
+        for outcome in report.outcomes {
+            match outcome {
+                Outcome::Accepted(ids) => {
                     self.record(Record::Ack {
-                        ids: rows(&slice),
+                        ids,
                         keep_history: !self.config.keep_history.is_zero(),
                     });
-                    self.delivered();
-                    // The collector takes events from this batch: what it refused holds
-                    // events it refuses, so bisect those now (oldest first).
-                    accepted = true;
-                    while let Some(s) = suspects.pop() {
-                        todo.push(s);
-                    }
+                    self.delivered(current);
                 }
-                Err(f) if f.verdict == Verdict::Retry => {
-                    let mut ids = rows(&slice);
-                    ids.extend(todo.iter().chain(&suspects).flat_map(|s| rows(s)));
-                    return self.outage(&f, &ids);
-                }
-                Err(f) if f.verdict == Verdict::Auth => {
-                    self.pause_for_credentials(&f);
-                    todo.append(&mut suspects);
-                    return self.put_back(&slice, &todo);
-                }
-                Err(f) if f.verdict == Verdict::Refused && !accepted => {
-                    if slice.len() > 1 && todo.is_empty() && suspects.is_empty() {
-                        // The whole batch: halve it to see whether the neighbours pass.
-                        let tail = slice.split_off(slice.len() / 2);
-                        todo.push(tail);
-                        todo.push(slice);
-                    } else {
-                        suspects.push(slice);
-                    }
-                    refusal = Some(f);
-                }
-                Err(f) if slice.len() == 1 => {
+                Outcome::Refused { row, failure } => {
+                    // Before any of it is logged or stored: a collector may echo our
+                    // credentials.
+                    let f = self.secrets.scrub_failure(failure);
                     let why = format!("collector refused the event: {}", f.detail);
-                    dlog!("event {} is now dead: {why}", slice[0].id);
+                    dlog!("event {row} is now dead: {why}");
                     self.record(Record::Bury {
-                        ids: rows(&slice),
+                        ids: vec![row],
                         now: now_ms(),
                         why,
                     });
                 }
-                Err(_) => {
-                    // 413, or refused while its neighbours are accepted: halve and try each
-                    // half; the first half goes first.
-                    let tail = slice.split_off(slice.len() / 2);
-                    todo.push(tail);
-                    todo.push(slice);
+                Outcome::Outage { failure, ids } => {
+                    let f = self.secrets.scrub_failure(failure);
+                    self.outage(&f, &ids, current);
+                }
+                Outcome::RefusedEverything { failure, ids } => {
+                    let f = self.secrets.scrub_failure(failure);
+                    self.refused_by_collector(&f, &ids, current);
+                }
+                Outcome::Credentials { failure, ids } => {
+                    let f = self.secrets.scrub_failure(failure);
+                    self.pause_for_credentials(&f);
+                    self.record(Record::Release(ids));
+                }
+                Outcome::Unsent(ids) => {
+                    self.work = true;
+                    self.record(Record::Release(ids));
                 }
             }
         }
@@ -180,7 +160,7 @@ impl Daemon {
 
     /// Every part of a batch was refused and nothing accepted: the refusal is about the
     /// collector (a wrong content type, a proxy in the way), so the events wait it out.
-    fn refused_by_collector(&mut self, f: &Failure, ids: &[i64]) {
+    fn refused_by_collector(&mut self, f: &Failure, ids: &[i64], current: bool) {
         let shown = match f.status {
             Some(code) => {
                 let reason = reqwest::StatusCode::from_u16(code)
@@ -199,13 +179,15 @@ impl Daemon {
             detail: why,
             ..f.clone()
         };
-        self.outage(&as_outage, ids)
+        self.outage(&as_outage, ids, current)
     }
 
-    fn delivered(&mut self) {
+    /// Accepted. Only a flight sent since the latest outage closes the circuit: an older
+    /// one may have been answered just before the collector failed.
+    fn delivered(&mut self, current: bool) {
         self.publisher.success();
-        if let Some(Sink::Otlp(otlp)) = &self.sink {
-            let r = &otlp.rejections;
+        if let Some(Sink::Otlp(otlp)) = self.sink.as_deref() {
+            let r = otlp.rejections.borrow();
             let counted = (r.log_records > 0 || r.spans > 0 || r.last.is_some()).then(|| {
                 Box::new(crate::shared::health::CollectorRejected {
                     log_records: r.log_records,
@@ -213,9 +195,10 @@ impl Daemon {
                     last: r.last.clone(),
                 })
             });
+            drop(r);
             self.publisher.collector_rejected(counted);
         }
-        if self.gate.circuit != Circuit::Closed || self.backoff.failures() > 0 {
+        if current && (self.gate.circuit != Circuit::Closed || self.backoff.failures() > 0) {
             dlog!("collector accepts events again");
             self.backoff.reset();
             self.set_gate(Circuit::Closed, None);
@@ -225,19 +208,28 @@ impl Daemon {
     }
 
     /// The collector is failing: count the attempt on these rows and back off the sink.
-    fn outage(&mut self, f: &Failure, ids: &[i64]) {
+    /// A flight sent before the latest outage was seen fails with it: its rows wait for
+    /// the same retry, and the backoff does not grow once per batch that was out.
+    fn outage(&mut self, f: &Failure, ids: &[i64], current: bool) {
         let now = now_ms();
-        let delay = self.backoff.next_delay(f.retry_after);
-        let retry_at = now + delay.as_millis() as i64;
         let give_up_before = now.saturating_sub(self.config.dead_after.as_millis() as i64);
-        dlog!(
-            "{}; retrying in {} (failure {})",
-            f.detail,
-            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
-            self.backoff.failures()
-        );
-        self.set_gate(Circuit::Open, Some(retry_at));
-        self.publisher.error(Some(f.detail.clone()));
+        let retry_at = if current {
+            let delay = self.backoff.next_delay(f.retry_after);
+            dlog!(
+                "{}; retrying in {} (failure {})",
+                f.detail,
+                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
+                self.backoff.failures()
+            );
+            self.outages += 1;
+            let retry_at = now + delay.as_millis() as i64;
+            self.set_gate(Circuit::Open, Some(retry_at));
+            self.publisher.error(Some(f.detail.clone()));
+            retry_at
+        } else {
+            let asked = f.retry_after.map_or(now, |d| now + d.as_millis() as i64);
+            self.gate.retry_at_ms.unwrap_or(now).max(asked)
+        };
         self.work = true;
         self.record(Record::RetryLater {
             ids: ids.to_vec(),
@@ -260,43 +252,11 @@ impl Daemon {
         self.work = true;
     }
 
-    fn put_back(&mut self, slice: &[OutEvent], todo: &[Vec<OutEvent>]) {
-        let mut ids = rows(slice);
-        ids.extend(todo.iter().flat_map(|s| rows(s)));
-        self.record(Record::Release(ids));
-    }
-
     /// Write a batch's outcome; if the outbox is held by another process, keep it owed
     /// (written before anything new is claimed) and pause briefly.
     pub(super) fn record(&mut self, record: Record) {
         if let Err(e) = self.ledger.write(&self.outbox, record) {
             self.store_trouble(&e);
-        }
-    }
-}
-
-fn rows(events: &[OutEvent]) -> Vec<i64> {
-    events.iter().map(|e| e.row).collect()
-}
-
-/// Send, but once a stop is requested give the send only until the shutdown deadline.
-/// `None`: abandoned at the deadline.
-async fn send_until_deadline(
-    sink: &mut Sink,
-    control: &Control,
-    events: &[OutEvent],
-) -> Option<Result<(), Failure>> {
-    let send = sink.send(events);
-    tokio::pin!(send);
-    loop {
-        if let Some(asked) = control.stop_requested_at() {
-            let deadline = tokio::time::Instant::from_std(asked + SHUTDOWN_GRACE);
-            return tokio::time::timeout_at(deadline, &mut send).await.ok();
-        }
-        tokio::select! {
-            result = &mut send => return Some(result),
-            // Reload and flush requests wait for the loop; only a stop matters here.
-            _ = control.woken() => {}
         }
     }
 }

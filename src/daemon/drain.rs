@@ -1,7 +1,8 @@
 //! The drain loop: sleep until there is work (a hook's write to the outbox reported by the
-//! file-change watch, a signal, a backoff or checkpoint coming due, or the slow safety
-//! check), gate sending on the sink's circuit, and keep house (spill import, heartbeat, WAL
-//! checkpoints). What happens to one batch lives in `deliver`.
+//! file-change watch, a flight coming back, a signal, a backoff or checkpoint coming due,
+//! or the slow safety check), keep up to the concurrency limit of batches out while the
+//! sink's circuit allows, and keep house (spill import, heartbeat, WAL checkpoints). What
+//! happens to one batch lives in `deliver` and `inflight`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -14,8 +15,10 @@ use crate::shared::store::{OpenOptions, Outbox, StoreError};
 use crate::shared::{error_chain, now_ms, spill};
 
 use super::backoff::Backoff;
+use super::concurrency::Concurrency;
 use super::endpoint;
 use super::health::Publisher;
+use super::inflight::{Flights, Report};
 use super::ledger::Ledger;
 use super::prepare::Preparer;
 use super::queue::{self, Checkpoint};
@@ -27,6 +30,9 @@ use super::wake::{self, Wake};
 
 const SPILL_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// An idle daemon's own heartbeats are folded back this often: six of them, a few pages of
+/// WAL, are not worth the three fsyncs of a checkpoint each.
+const HEARTBEAT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 const IDLE_CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 /// After an unexpected database error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
@@ -64,7 +70,8 @@ pub struct Daemon {
     pub(super) env_endpoint: Option<String>,
     pub(super) config: Config,
     pub(super) outbox: Outbox,
-    pub(super) sink: Option<Sink>,
+    /// Shared with the flights out: a reload replaces it, and they finish with the old one.
+    pub(super) sink: Option<Rc<Sink>>,
     pub(super) preparer: Preparer,
     pub(super) backoff: Backoff,
     pub(super) gate: Gate,
@@ -84,6 +91,11 @@ pub struct Daemon {
     pub(super) trim: TrimState,
     /// Batch outcomes not yet written (the outbox was held by another process).
     pub(super) ledger: Ledger,
+    /// The batches out now, and how many may be.
+    pub(super) flights: Flights,
+    pub(super) concurrency: Concurrency,
+    /// Outages seen so far: a flight sent before the latest one carries an older count.
+    pub(super) outages: u64,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
     wake: Wake,
     /// A write reported (when, and looks since) whose commit has not been seen yet.
@@ -95,6 +107,7 @@ pub struct Daemon {
 
 /// What ended an idle wait.
 enum Woke {
+    Landed(Report),
     Signal,
     Write,
     Timer,
@@ -113,6 +126,7 @@ impl Daemon {
     ) -> Result<Daemon, StoreError> {
         let data_version = queue::data_version(&outbox)?;
         let wake = Wake::watch(&paths);
+        let concurrency = Concurrency::new(config.max_in_flight);
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -137,6 +151,9 @@ impl Daemon {
             secrets: Secrets::default(),
             trim: TrimState::default(),
             ledger: Ledger::default(),
+            flights: Flights::default(),
+            concurrency,
+            outages: 0,
             wake,
             unseen_write: None,
             usage_due: true,
@@ -186,7 +203,7 @@ impl Daemon {
         self.publisher.set_endpoint(Some(shown.clone()));
         match endpoint::build(&resolved, &self.config) {
             Ok(sink) => {
-                self.sink = Some(sink);
+                self.sink = Some(Rc::new(sink));
                 self.set_gate(Circuit::Closed, None);
                 self.publisher.error(None);
                 self.wake_waiting();
@@ -217,6 +234,7 @@ impl Daemon {
             Ok((config, preparer)) => {
                 self.backoff
                     .reconfigure(config.retry_base, config.retry_cap);
+                self.concurrency.set_max(config.max_in_flight);
                 self.config = config;
                 self.preparer = preparer;
                 dlog!("configuration reloaded");
@@ -234,7 +252,8 @@ impl Daemon {
         self.publisher.set_circuit(circuit, retry_at_ms);
     }
 
-    /// Serve until a stop is requested.
+    /// Serve until a stop is requested, then give the batches out until the shutdown
+    /// deadline to come back.
     pub async fn run(&mut self) {
         let idle_check = wake::idle_check();
         while !self.control.stopping() {
@@ -257,29 +276,40 @@ impl Daemon {
                     Err(e) => self.store_trouble(&e),
                 }
             }
-            if self.work && self.gate.ready(now_ms()) && self.ledger.is_settled() {
+            if self.work
+                && self.gate.ready(now_ms())
+                && self.ledger.is_settled()
+                && self.flights.len() < self.room()
+            {
                 if let Err(e) = self.before_claim() {
                     self.store_trouble(&e);
                     continue;
                 }
-                if let Err(e) = self.drain_batch().await {
+                if let Err(e) = self.drain_batch() {
                     self.store_trouble(&e);
                 }
-                // A file sink never awaits: let the signal forwarder run between batches,
-                // or a long backlog would hold off SIGTERM until it is all sent.
+                // Let the flights (and the signal forwarder) run between claims: a file
+                // sink never awaits, and a long backlog must not hold off SIGTERM.
                 tokio::task::yield_now().await;
                 continue;
             }
             let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
             let woke = tokio::select! {
+                Some(report) = self.flights.next(), if !self.flights.is_empty() => {
+                    Woke::Landed(report)
+                }
                 _ = self.control.woken() => Woke::Signal,
                 _ = self.wake.changed() => Woke::Write,
                 _ = sleep => Woke::Timer,
             };
             match woke {
+                Woke::Landed(report) => self.land(report),
                 // A write is reported when its bytes reach the WAL, a moment before its
                 // commit is visible: while a writer is still at it, look again shortly.
                 // Free, it was our own write or the next look sees the commit.
+                // With every slot taken, the next flight back looks at the outbox anyway
+                // (and the report is most likely of our own acknowledgement).
+                Woke::Write if self.flights.len() >= self.room() => {}
                 Woke::Write => {
                     if queue::writer_active(&self.outbox).unwrap_or(true) {
                         self.unseen_write = Some((Instant::now(), 0));
@@ -295,6 +325,12 @@ impl Daemon {
                 },
                 Woke::Signal => {}
             }
+        }
+        if let Some(asked) = self.control.stop_requested_at() {
+            self.flights.stop(asked);
+        }
+        while let Some(report) = self.flights.next().await {
+            self.land(report);
         }
     }
 
@@ -312,7 +348,7 @@ impl Daemon {
         let checkpoint_due = if self.wrote {
             Some(self.checkpointed + IDLE_CHECKPOINT_GAP)
         } else if self.heartbeats_written {
-            Some(self.checkpointed + CHECKPOINT_EVERY)
+            Some(self.checkpointed + HEARTBEAT_CHECKPOINT_EVERY)
         } else {
             None
         };
@@ -404,7 +440,9 @@ impl Daemon {
         if self.publisher.publish(&self.outbox)? {
             self.heartbeats_written = true;
         }
-        if !self.wrote && self.heartbeats_written && self.checkpointed.elapsed() >= CHECKPOINT_EVERY
+        if !self.wrote
+            && self.heartbeats_written
+            && self.checkpointed.elapsed() >= HEARTBEAT_CHECKPOINT_EVERY
         {
             self.checkpoint(Checkpoint::Passive)?;
         }

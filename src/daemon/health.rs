@@ -7,9 +7,10 @@ use crate::shared::health::{Circuit, Health};
 use crate::shared::now_ms;
 use crate::shared::store::{Outbox, StoreError};
 
-/// How often the heartbeat is refreshed while nothing else changes. Status may call a
-/// daemon whose heartbeat is several times older than this unresponsive.
-pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How often the heartbeat is refreshed while nothing else changes. Each one is a commit
+/// and a wake-up of an otherwise idle daemon (its own write is reported back by the
+/// file-change watch), so it is rare; liveness is the pid lock, not this.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Routine progress (attempt and success times) is written at most this often, so a fast
 /// drain does not add a commit per batch.

@@ -3,11 +3,13 @@
 //! SQLite connection or runtime exists, pid record written by the process that serves.
 
 pub mod backoff;
+mod concurrency;
 mod deliver;
 pub mod detach;
 mod drain;
 pub mod endpoint;
 pub mod health;
+mod inflight;
 mod ledger;
 pub mod log;
 pub mod plaintext;

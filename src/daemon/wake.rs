@@ -18,7 +18,7 @@ use crate::shared::paths::Paths;
 
 /// The safety check's period when `DIFFLORE_IDLE_CHECK` does not set one: the loop looks
 /// at the outbox this often even when no change was reported (network file systems
-/// deliver no notifications), and publishes its heartbeat on the same beat.
+/// deliver no notifications).
 pub const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// The shortest safety check `DIFFLORE_IDLE_CHECK` may ask for.
 const IDLE_CHECK_MIN: Duration = Duration::from_secs(1);

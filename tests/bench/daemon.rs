@@ -1,45 +1,44 @@
-//! `make bench` for difflored: 20,000 queued events drained to a loopback collector
-//! (events/s), hook-to-collector latency with an idle daemon (p50/p99, the daemon woken by
-//! the write), idle CPU and wake-ups over 30 s, and the daemon's RSS. Prints figures
+//! `make bench` for difflored: the drain figures (`drain`: backlogs to loopback, 20 ms and
+//! 100 ms collectors against one batch at a time, a day offline while hooks fire), then
+//! hook-to-collector latency with an idle daemon (p50/p99, the daemon woken by the write),
+//! idle CPU and wake-ups over 30 s, and the daemon's RSS after a drain. Prints figures
 //! against the targets; asserts nothing timed.
 
 #[path = "../common/mod.rs"]
 mod common;
+mod drain;
 
 use std::time::{Duration, Instant};
 
 use common::collector::Collector;
 use common::daemon::{DaemonGuard, write_config};
 use common::{Sandbox, wait_until};
-use difflore::shared::event::classify;
-use difflore::shared::paths::Paths;
-use difflore::shared::store::{OpenOptions, Outbox};
 
 const QUEUED: usize = 20_000;
 const LATENCY_SAMPLES: usize = 100;
 const IDLE_WINDOW: Duration = Duration::from_secs(30);
 
 fn main() {
+    drain::drain_line("a loopback collector", Duration::ZERO, 50_000.0);
+    drain::drain_line(
+        "a collector answering after 20 ms",
+        Duration::from_millis(20),
+        40_000.0,
+    );
+    drain::slow_collector_line();
+    drain::day_offline_line();
+
+    // A daemon that has drained a backlog (for its peak RSS) goes idle.
     let sb = Sandbox::new();
     write_config(&sb, "");
     let c = Collector::start();
-    queue(&sb, QUEUED);
-
-    let started = Instant::now();
+    drain::queue(&sb, QUEUED, "rss");
     let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
     assert!(
         wait_until(Duration::from_secs(120), || c.accepted_count() == QUEUED),
         "drain did not finish: {} of {QUEUED}\n{}",
         c.accepted_count(),
         d.log_text()
-    );
-    let drain = started.elapsed();
-    let rate = QUEUED as f64 / drain.as_secs_f64();
-    println!(
-        "drain: {QUEUED} events in {:.2} s = {rate:.0} events/s (target >= 20000), {} requests, {} duplicates",
-        drain.as_secs_f64(),
-        c.requests().len(),
-        c.duplicates()
     );
 
     // Let it go idle, then time hook -> collector one event at a time.
@@ -102,23 +101,6 @@ fn main() {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
-}
-
-/// Queue `n` events in one transaction (the hook's insert, without n process starts).
-fn queue(sb: &Sandbox, n: usize) {
-    std::fs::create_dir_all(sb.home()).expect("data home");
-    let outbox = Outbox::open(&Paths::at(sb.home()), OpenOptions::long_lived()).expect("outbox");
-    outbox.conn().execute_batch("BEGIN").expect("begin");
-    for i in 0..n {
-        let payload = format!(
-            r#"{{"session_id":"bench","cwd":"/w","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{{"command":"cargo test --test n{i}"}},"tool_response":{{"stdout":"test result: ok. 12 passed; 0 failed","stderr":"","interrupted":false}}}}"#
-        );
-        let fields = classify(payload.as_bytes(), None).expect("event");
-        outbox
-            .insert(difflore::shared::now_ms(), &fields, &payload)
-            .expect("insert");
-    }
-    outbox.conn().execute_batch("COMMIT").expect("commit");
 }
 
 /// Voluntary context switches of every thread of a process: each is a wake-up after a

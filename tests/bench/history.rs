@@ -95,6 +95,10 @@ fn time(mut cmd: impl FnMut() -> Command, runs: usize) -> (Duration, Duration) {
 fn main() {
     let sb = Sandbox::new();
     seed(&sb.home());
+    // For looking at query plans by hand: a copy of the seeded outbox.
+    if let Some(keep) = std::env::var_os("DIFFLORE_BENCH_KEEP") {
+        std::fs::copy(sb.home().join("outbox.db"), keep).expect("keep a copy");
+    }
     for args in [
         &["sessions"][..],
         &["sessions", "--json"],

@@ -1,7 +1,9 @@
 //! A real HTTP collector on 127.0.0.1 for daemon tests, scripted answer by answer: status
 //! codes, Retry-After, slow answers, a required token, poison events refused with 400, and
 //! "not listening yet" (connection refused), redirects, answers held until the test releases
-//! them, and echoing the Authorization header back in error bodies (as careless servers do).
+//! them (all at once, or one numbered gate at a time), per-request delays so that answers
+//! come back out of order, and echoing the Authorization header back in error bodies (as
+//! careless servers do). Counts the requests being answered at once.
 //! Understands difflore's JSON and OTLP/JSON logs (an event's id is then its
 //! `difflore.event.id` attribute). Records every accepted event id and counts duplicates.
 //! Loopback only; never depends on timing to put the daemon in a state.
@@ -26,9 +28,10 @@ pub struct Reply {
     pub body: String,
     /// A `Location` header (for 3xx answers).
     pub location: Option<String>,
-    /// Recorded (and, if 2xx, accepted) on arrival, but answered only once the test calls
-    /// `Collector::release`: the daemon is then provably waiting on this request.
-    pub held: bool,
+    /// Recorded (and, if 2xx, accepted) on arrival, but answered only once the test opens
+    /// this gate (`Collector::release_gate`, or `release` for all): the daemon is then
+    /// provably waiting on this request.
+    pub held: Option<usize>,
 }
 
 impl Reply {
@@ -43,7 +46,7 @@ impl Reply {
             delay: Duration::ZERO,
             body: String::new(),
             location: None,
-            held: false,
+            held: None,
         }
     }
 
@@ -63,30 +66,50 @@ impl Reply {
     }
 
     /// Answer only after `Collector::release` (or the collector's Drop).
-    pub fn held(mut self) -> Reply {
-        self.held = true;
+    pub fn held(self) -> Reply {
+        self.held_on(0)
+    }
+
+    /// Answer only once gate `gate` opens (`release_gate`, `release`, or Drop).
+    pub fn held_on(mut self, gate: usize) -> Reply {
+        self.held = Some(gate);
         self
     }
 }
 
-/// A latch for held answers: closed until released, then open for good.
+/// Latches for held answers, by number: each closed until released, then open for good.
 #[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
+struct Gates {
+    state: Mutex<Latches>,
     opened: Condvar,
 }
 
-impl Gate {
-    fn open(&self) {
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+#[derive(Default)]
+struct Latches {
+    all: bool,
+    open: BTreeSet<usize>,
+}
+
+impl Gates {
+    fn open(&self, gate: usize) {
+        self.lock().open.insert(gate);
         self.opened.notify_all();
     }
 
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        while !*open {
-            open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
+    fn open_all(&self) {
+        self.lock().all = true;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self, gate: usize) {
+        let mut latches = self.lock();
+        while !latches.all && !latches.open.contains(&gate) {
+            latches = self.opened.wait(latches).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Latches> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -106,6 +129,8 @@ pub struct Seen {
 struct State {
     script: VecDeque<Reply>,
     default: Option<Reply>,
+    /// Delays the default answers take in turn (per request, so answers overtake).
+    default_delays: Vec<Duration>,
     poison: Vec<String>,
     token: Option<String>,
     echo_authorization: bool,
@@ -114,6 +139,12 @@ struct State {
     events: Vec<Value>,
     requests: Vec<Seen>,
     started: usize,
+    /// Requests arrived and not yet answered, and the most there ever were.
+    answering: usize,
+    peak_answering: usize,
+    last_arrival: Option<Instant>,
+    /// Keep only ids and counts, not bodies and events (the bench's 100,000 events).
+    light: bool,
 }
 
 pub struct Collector {
@@ -122,7 +153,7 @@ pub struct Collector {
     /// listening (so a connect is refused) until `listen`.
     reserved: Option<Socket>,
     state: Arc<Mutex<State>>,
-    gate: Arc<Gate>,
+    gates: Arc<Gates>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -158,7 +189,7 @@ impl Collector {
             port,
             reserved,
             state: Arc::default(),
-            gate: Arc::default(),
+            gates: Arc::default(),
             stop: Arc::default(),
             thread: None,
         }
@@ -178,15 +209,15 @@ impl Collector {
         self.port = listener.local_addr().expect("collector address").port();
         let server = tiny_http::Server::from_listener(listener, None).expect("start collector");
         let state = self.state.clone();
-        let gate = self.gate.clone();
+        let gates = self.gates.clone();
         let stop = self.stop.clone();
         self.thread = Some(std::thread::spawn(move || {
             let server = Arc::new(server);
             while !stop.load(Ordering::SeqCst) {
                 if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) {
-                    let (state, gate) = (state.clone(), gate.clone());
+                    let (state, gates) = (state.clone(), gates.clone());
                     // Slow or held answers must not hold up the accept loop (or Drop).
-                    std::thread::spawn(move || answer(req, &state, &gate));
+                    std::thread::spawn(move || answer(req, &state, &gates));
                 }
             }
         }));
@@ -203,6 +234,19 @@ impl Collector {
 
     pub fn set_default(&self, reply: Reply) {
         self.lock().default = Some(reply);
+    }
+
+    /// Default answers take these delays in turn, one per request: with several requests
+    /// out at once, later ones are answered first.
+    pub fn set_default_delays(&self, delays: &[Duration]) {
+        self.lock().default_delays = delays.to_vec();
+    }
+
+    /// Read ids only, and keep ids, counts and arrival times only (no bodies, no events,
+    /// no poison checks): for the bench, where a collector building every event would cost
+    /// more than the daemon sending it.
+    pub fn light(&self) {
+        self.lock().light = true;
     }
 
     /// Refuse (400) any batch holding an event whose payload contains `marker`.
@@ -230,6 +274,21 @@ impl Collector {
         self.lock().first_arrival.get(id).copied()
     }
 
+    /// When the latest first acceptance of any id happened.
+    pub fn last_arrival(&self) -> Option<Instant> {
+        self.lock().last_arrival
+    }
+
+    /// The most requests that were arrived and not yet answered at the same time.
+    pub fn peak_concurrency(&self) -> usize {
+        self.lock().peak_answering
+    }
+
+    /// Requests received so far (a count: `requests` clones every body).
+    pub fn request_count(&self) -> usize {
+        self.lock().started
+    }
+
     /// How many distinct ids were accepted.
     pub fn accepted_count(&self) -> usize {
         self.lock().accepted.len()
@@ -250,9 +309,14 @@ impl Collector {
         self.lock().requests.clone()
     }
 
-    /// Answer every held request, now and from now on.
+    /// Answer every held request, now and from now on, whatever its gate.
     pub fn release(&self) {
-        self.gate.open();
+        self.gates.open_all();
+    }
+
+    /// Answer the requests held on `gate`, now and from now on.
+    pub fn release_gate(&self, gate: usize) {
+        self.gates.open(gate);
     }
 
     /// Requests received so far, answered or not.
@@ -276,7 +340,7 @@ impl Drop for Collector {
     }
 }
 
-fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
+fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gates: &Gates) {
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
@@ -299,7 +363,10 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
     let protobuf = headers
         .get("content-type")
         .is_some_and(|v| v == "application/x-protobuf");
-    let events = if protobuf {
+    let light = state.lock().unwrap_or_else(|p| p.into_inner()).light;
+    let events = if light && !protobuf {
+        ids_only(&raw)
+    } else if protobuf {
         protobuf_json(&raw, req.url())
             .map(|v| events_in(&v))
             .unwrap_or_default()
@@ -312,6 +379,8 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
     let reply = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.started += 1;
+        s.answering += 1;
+        s.peak_answering = s.peak_answering.max(s.answering);
         let auth_ok = s
             .token
             .as_ref()
@@ -332,18 +401,31 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
                 ..Reply::status(400)
             }
         } else {
-            s.script
-                .pop_front()
-                .or_else(|| s.default.clone())
-                .unwrap_or_else(Reply::ok)
+            match s.script.pop_front() {
+                Some(scripted) => scripted,
+                None => {
+                    let mut reply = s.default.clone().unwrap_or_else(Reply::ok);
+                    if !s.default_delays.is_empty() {
+                        let turn = s.started % s.default_delays.len();
+                        reply.delay = s.default_delays[turn];
+                    }
+                    reply
+                }
+            }
         };
         if (200..300).contains(&reply.status) {
             let now = Instant::now();
+            let light = s.light;
             for e in &events {
                 let id = e["id"].as_str().unwrap_or_default().to_owned();
-                s.first_arrival.entry(id.clone()).or_insert(now);
+                if !s.first_arrival.contains_key(&id) {
+                    s.first_arrival.insert(id.clone(), now);
+                    s.last_arrival = Some(now);
+                }
                 *s.accepted.entry(id).or_insert(0) += 1;
-                s.events.push(e.clone());
+                if !light {
+                    s.events.push(e.clone());
+                }
             }
         }
         let mut reply = reply;
@@ -351,17 +433,19 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
             let sent = headers.get("authorization").cloned().unwrap_or_default();
             reply.body = format!("you sent authorization: {sent}; {}", reply.body);
         }
-        s.requests.push(Seen {
-            status: reply.status,
-            events: events.clone(),
-            headers,
-            path,
-            body: raw,
-        });
+        if !s.light {
+            s.requests.push(Seen {
+                status: reply.status,
+                events: events.clone(),
+                headers,
+                path,
+                body: raw,
+            });
+        }
         reply
     };
-    if reply.held {
-        gate.wait();
+    if let Some(gate) = reply.held {
+        gates.wait(gate);
     }
     std::thread::sleep(reply.delay);
     let mut resp = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
@@ -375,7 +459,29 @@ fn answer(mut req: tiny_http::Request, state: &Mutex<State>, gate: &Gate) {
             tiny_http::Header::from_bytes(&b"Retry-After"[..], ra.as_bytes()).expect("header"),
         );
     }
+    // Done before the answer leaves: once the daemon has the answer, the count is down.
+    state.lock().unwrap_or_else(|p| p.into_inner()).answering -= 1;
     let _ = req.respond(resp);
+}
+
+/// difflore's `{"events":[…]}` read for the ids alone (the rest skipped, not built).
+fn ids_only(raw: &[u8]) -> Vec<Value> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        events: Vec<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    serde_json::from_slice::<Body>(raw)
+        .map(|b| {
+            b.events
+                .into_iter()
+                .map(|e| serde_json::json!({ "id": e.id }))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// An OTLP protobuf request (logs, or traces by its path) in its OTLP/JSON mapping, read

@@ -122,3 +122,34 @@ fn show_finds_last_and_says_when_nothing_or_several_match() {
         (0, "no sessions recorded yet\n")
     );
 }
+
+/// `difflorectl sessions` counts tool calls and tokens only for the sessions it shows; what
+/// it shows is what the documented `sessions` view holds, row for row.
+#[test]
+fn the_sessions_command_and_the_sessions_view_agree() {
+    let sb = seeded();
+    let paths = Paths::at(sb.home());
+    let listed = sessions::sessions(&paths, all(), NOW).unwrap();
+    let history = difflore::ctl::views::History::open(&paths)
+        .unwrap()
+        .unwrap();
+    let from_view: Vec<sessions::SessionRow> = history
+        .conn()
+        .prepare(&format!(
+            "SELECT {} FROM sessions ORDER BY started_ms DESC, session_id",
+            sessions::COLUMNS
+        ))
+        .unwrap()
+        .query_map([], sessions::SessionRow::read)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(from_view.len() >= 2, "{from_view:?}");
+    assert!(
+        from_view
+            .iter()
+            .any(|s| s.tool_calls > 0 && s.tokens.is_some())
+    );
+    assert_eq!(listed.rows, from_view);
+    assert_eq!(listed.total, from_view.len() as i64);
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use rusqlite::params;
 
-use super::{History, ViewError};
+use super::{History, ViewError, sql};
 use crate::shared::paths::Paths;
 
 /// Token counts, summed over a session's (or a turn's) model responses.
@@ -127,10 +127,28 @@ pub fn sessions(paths: &Paths, filter: Filter, now_ms: i64) -> Result<SessionLis
     });
     let args = params![f.since_ms, f.client, cwd, f.limit as i64];
     let c = history.conn();
+    // The same figures as the `sessions` view, but the distinct count of tool calls and the
+    // tokens only for the sessions shown: on a large history they are most of the work.
     let mut stmt = c
         .prepare(&format!(
-            "SELECT {COLUMNS}, count(*) OVER () FROM sessions WHERE {MATCHING}
-             ORDER BY started_ms DESC, session_id LIMIT ?4"
+            "WITH top AS MATERIALIZED (
+                 SELECT g.*, f.client, f.cwd, count(*) OVER () AS total
+                 FROM ({}) g JOIN main.events f ON f.id = g.first_id
+                 WHERE {MATCHING}
+                 ORDER BY g.started_ms DESC, g.session_id LIMIT ?4)
+             SELECT top.session_id, top.client, top.cwd, top.started_ms,
+                    CASE WHEN top.ended_ms >= top.last_ms THEN top.ended_ms END,
+                    top.last_ms, top.events, top.prompts, {} AS tool_calls, top.tool_failures,
+                    u.input, u.output, u.cache_read, u.cache_write, u.models, top.total
+             FROM top LEFT JOIN (
+                 SELECT session_id, sum(input) AS input, sum(output) AS output,
+                        sum(cache_read) AS cache_read, sum(cache_write) AS cache_write,
+                        group_concat(DISTINCT model) AS models
+                 FROM main.usage WHERE session_id IN (SELECT session_id FROM top)
+                 GROUP BY session_id) u ON u.session_id = top.session_id
+             ORDER BY top.started_ms DESC, top.session_id",
+            sql::session_totals!(),
+            sql::tool_calls_of!("top.session_id"),
         ))
         .map_err(|e| history.sql(e))?;
     let mut rows = stmt.query(args).map_err(|e| history.sql(e))?;

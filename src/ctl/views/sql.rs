@@ -19,6 +19,35 @@ macro_rules! iso {
     };
 }
 
+/// Per-session figures one pass over the history index gives: everything of a session but
+/// its tool calls (a distinct count) and its tokens (another table). The `sessions` view
+/// and `difflorectl sessions` (which counts tool calls only for the sessions it shows)
+/// both build on it.
+macro_rules! session_totals {
+    () => {
+        "SELECT session_id, min(id) AS first_id, min(received_ms) AS started_ms,
+             max(received_ms) AS last_ms,
+             max(received_ms) FILTER (WHERE kind = 'session.end') AS ended_ms,
+             count(*) AS events,
+             count(*) FILTER (WHERE kind = 'prompt.submit') AS prompts,
+             count(*) FILTER (WHERE kind = 'tool.failure') AS tool_failures
+      FROM main.events WHERE session_id IS NOT NULL GROUP BY session_id"
+    };
+}
+pub(crate) use session_totals;
+
+/// A session's tool calls: its distinct call ids among tool events (`$s`: the session id).
+macro_rules! tool_calls_of {
+    ($s:literal) => {
+        concat!(
+            "(SELECT count(DISTINCT call_id) FROM main.events c WHERE c.session_id = ",
+            $s,
+            " AND c.kind IN ('tool.pre', 'tool.post', 'tool.failure'))"
+        )
+    };
+}
+pub(crate) use tool_calls_of;
+
 /// A TEMP view named like a `main` table hides it for unqualified names, so every view reads
 /// `main.` tables explicitly.
 pub const VIEWS: &str = concat!(
@@ -89,17 +118,13 @@ SELECT g.session_id, f.client, f.cwd, ",
     iso!("g.last_ms"),
     " AS last_at,
        g.started_ms, CASE WHEN g.ended_ms >= g.last_ms THEN g.ended_ms END AS ended_ms,
-       g.last_ms, g.events, g.prompts, g.tool_calls, g.tool_failures,
+       g.last_ms, g.events, g.prompts, ",
+    tool_calls_of!("g.session_id"),
+    " AS tool_calls, g.tool_failures,
        u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.models
-FROM (SELECT session_id, min(id) AS first_id, min(received_ms) AS started_ms,
-             max(received_ms) AS last_ms,
-             max(received_ms) FILTER (WHERE kind = 'session.end') AS ended_ms,
-             count(*) AS events,
-             count(*) FILTER (WHERE kind = 'prompt.submit') AS prompts,
-             count(DISTINCT call_id) FILTER (WHERE kind IN ('tool.pre', 'tool.post',
-                 'tool.failure')) AS tool_calls,
-             count(*) FILTER (WHERE kind = 'tool.failure') AS tool_failures
-      FROM main.events WHERE session_id IS NOT NULL GROUP BY session_id) g
+FROM (",
+    session_totals!(),
+    ") g
 JOIN main.events f ON f.id = g.first_id
 LEFT JOIN (SELECT session_id, sum(input) AS input_tokens, sum(output) AS output_tokens,
                   sum(cache_read) AS cache_read_tokens, sum(cache_write) AS cache_write_tokens,

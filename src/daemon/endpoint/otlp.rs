@@ -4,6 +4,7 @@
 //! `otlp_*` keys win over the `OTEL_*` variables, as difflore's own endpoint does: the
 //! daemon may inherit a shell whose OpenTelemetry variables were meant for another program.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use super::otel::{self, TRACES_ENDPOINT_VAR};
 use super::{Endpoint, EndpointError, Origin, insecure_check, signal_url, transport};
 use crate::daemon::sink::Sink;
 use crate::daemon::sink::http::Tls;
-use crate::daemon::sink::otlp::{self, OtlpSink, Protocol, Rejections, Signal, Target};
+use crate::daemon::sink::otlp::{self, OtlpSink, Protocol, Signal, Target};
 use crate::shared::config::Config;
 
 /// The OTLP sink for an endpoint: `base` is a URL below which each signal's path goes,
@@ -85,7 +86,7 @@ pub fn sink(
             service.as_deref(),
             &attributes,
         ),
-        rejections: Rejections::default(),
+        rejections: RefCell::default(),
     })))
 }
 

@@ -16,7 +16,7 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+    pub fn send(&self, events: &[OutEvent]) -> Result<(), Failure> {
         let mut buf = Vec::with_capacity(events.len() * 512);
         for ev in events {
             let start = buf.len();

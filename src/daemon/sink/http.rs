@@ -207,7 +207,7 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+    pub async fn send(&self, events: &[OutEvent]) -> Result<(), Failure> {
         let raw = self
             .encoder
             .encode(events)

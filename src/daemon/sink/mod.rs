@@ -56,7 +56,7 @@ pub enum Sink {
 }
 
 impl Sink {
-    pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+    pub async fn send(&self, events: &[OutEvent]) -> Result<(), Failure> {
         match self {
             Sink::Http(s) => s.send(events).await,
             Sink::Otlp(s) => s.send(events).await,

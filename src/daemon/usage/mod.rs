@@ -170,15 +170,22 @@ fn follow(
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path);
-    let Ok(mut file) = opened else {
-        return Ok((0, true));
-    };
-    let Ok(meta) = file.metadata() else {
-        return Ok((0, true));
+    let (mut file, meta) = match opened.and_then(|f| f.metadata().map(|m| (f, m))) {
+        Ok(found) => found,
+        Err(e) => {
+            skip(conn, path, client, session, &e.to_string())?;
+            return Ok((0, true));
+        }
     };
     // The agent's own transcript: a regular file of this user's, nothing else.
     let uid = crate::shared::sys::effective_uid();
     if !meta.is_file() || meta.uid() != uid {
+        let why = if meta.is_file() {
+            "another user's file"
+        } else {
+            "not a regular file"
+        };
+        skip(conn, path, client, session, why)?;
         return Ok((0, true));
     }
     let head = first_line_fingerprint(&mut file);
@@ -276,6 +283,23 @@ fn follow(
         );
     }
     Ok((recorded, finished))
+}
+
+/// A transcript that cannot be read this time (gone, unreadable, not a file): counted and
+/// logged, nothing else. It is looked at again with the session's next event.
+fn skip(
+    conn: &rusqlite::Connection,
+    path: &str,
+    client: &str,
+    session: &str,
+    why: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'usage_skipped'",
+        [],
+    )?;
+    crate::dlog!("cannot read the {client} transcript of session {session} ({path}): {why}");
+    Ok(())
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

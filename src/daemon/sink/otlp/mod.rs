@@ -9,6 +9,7 @@ pub mod logs;
 mod response;
 pub mod traces;
 
+use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
@@ -101,11 +102,12 @@ pub struct OtlpSink {
     pub logs: Option<Target>,
     pub traces: Option<Target>,
     pub resource: Resource,
-    pub rejections: Rejections,
+    /// Counted as answers come back, from whichever batch in flight they answer.
+    pub rejections: RefCell<Rejections>,
 }
 
 impl OtlpSink {
-    pub async fn send(&mut self, events: &[OutEvent]) -> Result<(), Failure> {
+    pub async fn send(&self, events: &[OutEvent]) -> Result<(), Failure> {
         if let Some(target) = &self.traces
             && let Some(request) = traces::request(events, &self.resource)
         {
@@ -128,18 +130,19 @@ impl OtlpSink {
     }
 
     /// Count and log what a 2xx answer says was dropped.
-    fn review(&mut self, signal: Signal, protocol: Protocol, sent: usize, answer: &[u8]) {
+    fn review(&self, signal: Signal, protocol: Protocol, sent: usize, answer: &[u8]) {
         let Some(p) = response::partial(signal, protocol, answer) else {
             return;
         };
         let rejected = u64::try_from(p.rejected).unwrap_or(0);
+        let mut counts = self.rejections.borrow_mut();
         match signal {
-            Signal::Logs => self.rejections.log_records += rejected,
-            Signal::Traces => self.rejections.spans += rejected,
+            Signal::Logs => counts.log_records += rejected,
+            Signal::Traces => counts.spans += rejected,
         }
         let note = response::note(signal, sent, &p);
         dlog!("{note}");
-        self.rejections.last = Some(note);
+        counts.last = Some(note);
     }
 }
 
