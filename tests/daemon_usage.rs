@@ -470,3 +470,43 @@ fn responses_read_before_their_turn_was_assembled_still_get_their_turn() {
         d.log_text()
     );
 }
+
+#[test]
+fn qwen_code_usage_comes_from_its_assistant_records() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let chat = sb.dir.path().join("q1.jsonl");
+    let assistant = |uuid: &str, prompt: i64, cached: i64, out: i64| {
+        json!({"uuid": uuid, "parentUuid": null, "sessionId": "q1", "type": "assistant",
+               "timestamp": "2026-12-01T10:00:02.000Z", "cwd": "/w", "version": "0.24.4",
+               "model": "qwen3-coder-plus",
+               "message": {"role": "model", "parts": [{"text": "ok"}]},
+               "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": out,
+                                 "cachedContentTokenCount": cached,
+                                 "totalTokenCount": prompt + out}})
+        .to_string()
+    };
+    append(
+        &chat,
+        &[
+            json!({"uuid": "u1", "sessionId": "q1", "type": "user", "timestamp": "2026-12-01T10:00:01.000Z",
+                   "message": {"role": "user", "parts": [{"text": "hi"}]}})
+            .to_string(),
+            assistant("a1", 1000, 800, 20),
+            json!({"uuid": "s1", "sessionId": "q1", "type": "system", "subtype": "ui_telemetry",
+                   "systemPayload": {"uiEvent": {"event.name": "qwen-code.api_response",
+                                                 "input_token_count": 1000}}})
+            .to_string(),
+            assistant("a2", 1300, 1000, 45),
+        ],
+    );
+    hook(&sb, "qwen-code", "UserPromptSubmit", "q1", &chat);
+    hook(&sb, "qwen-code", "Stop", "q1", &chat);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "q1") == (2, 500, 65, 1800, 0)),
+        "{:?}\n{}",
+        usage(&sb, "q1"),
+        d.log_text()
+    );
+}
