@@ -44,8 +44,9 @@ declare -A WHY_NOT=(
   [cursor]="Cursor's hooks run in the Cursor editor; its CLI is not on the npm registry"
   [windsurf]="Windsurf's hooks run in the Windsurf editor, which has no headless mode"
   [vscode]="VS Code's agent hooks run inside the VS Code editor"
+  [crush]="Crush's npm package downloads its binary from GitHub when installed, which this machine cannot reach"
 )
-WHY_ORDER=(kiro cursor windsurf vscode)
+WHY_ORDER=(kiro crush cursor windsurf vscode)
 # Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
 # registry's own `node` package, into target/e2e/npm/node22.
 NEEDS_NODE22=" kimi qwen-code "
