@@ -585,6 +585,35 @@ mod tests {
     }
 
     #[test]
+    fn camel_case_events_with_only_cwd_are_kiro_and_with_a_conversation_cursor() {
+        let kiro = fields(r#"{"hook_event_name":"preToolUse","cwd":"/p","tool_name":"fs_read"}"#);
+        assert_eq!((kiro.client.as_str(), kiro.session_id), ("kiro", None));
+        let cursor =
+            fields(r#"{"hook_event_name":"stop","conversation_id":"c","status":"completed"}"#);
+        assert_eq!(cursor.client, "cursor");
+    }
+
+    #[test]
+    fn kimi_is_told_by_its_client_type_or_its_tool_call_id() {
+        let new = fields(
+            r#"{"hook_event_name":"Stop","session_id":"session_1","cwd":"/p","client_type":"kimi_code_cli"}"#,
+        );
+        assert_eq!(new.client, "kimi");
+        let old = fields(
+            r#"{"hook_event_name":"PreToolUse","session_id":"s","cwd":"/p","tool_name":"Shell","tool_input":{},"tool_call_id":"t"}"#,
+        );
+        assert_eq!(
+            (old.client.as_str(), old.tool.as_deref()),
+            ("kimi", Some("Shell"))
+        );
+        // Claude Code keys its calls `tool_use_id` and always names its transcript.
+        let claude = fields(
+            r#"{"hook_event_name":"PreToolUse","session_id":"s","transcript_path":"/h/.claude/projects/p/s.jsonl","tool_name":"Bash","tool_use_id":"t"}"#,
+        );
+        assert_eq!(claude.client, "claude-code");
+    }
+
+    #[test]
     fn unknown_shape_is_stored_as_event_unknown() {
         let f = fields(r#"{"hello":"world"}"#);
         assert_eq!(

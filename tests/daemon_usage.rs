@@ -470,3 +470,80 @@ fn responses_read_before_their_turn_was_assembled_still_get_their_turn() {
         d.log_text()
     );
 }
+
+#[test]
+fn qwen_code_usage_comes_from_its_assistant_records() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let chat = sb.dir.path().join("q1.jsonl");
+    let assistant = |uuid: &str, prompt: i64, cached: i64, out: i64| {
+        json!({"uuid": uuid, "parentUuid": null, "sessionId": "q1", "type": "assistant",
+               "timestamp": "2026-12-01T10:00:02.000Z", "cwd": "/w", "version": "0.24.4",
+               "model": "qwen3-coder-plus",
+               "message": {"role": "model", "parts": [{"text": "ok"}]},
+               "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": out,
+                                 "cachedContentTokenCount": cached,
+                                 "totalTokenCount": prompt + out}})
+        .to_string()
+    };
+    append(
+        &chat,
+        &[
+            json!({"uuid": "u1", "sessionId": "q1", "type": "user", "timestamp": "2026-12-01T10:00:01.000Z",
+                   "message": {"role": "user", "parts": [{"text": "hi"}]}})
+            .to_string(),
+            assistant("a1", 1000, 800, 20),
+            json!({"uuid": "s1", "sessionId": "q1", "type": "system", "subtype": "ui_telemetry",
+                   "systemPayload": {"uiEvent": {"event.name": "qwen-code.api_response",
+                                                 "input_token_count": 1000}}})
+            .to_string(),
+            assistant("a2", 1300, 1000, 45),
+        ],
+    );
+    hook(&sb, "qwen-code", "UserPromptSubmit", "q1", &chat);
+    hook(&sb, "qwen-code", "Stop", "q1", &chat);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "q1") == (2, 500, 65, 1800, 0)),
+        "{:?}\n{}",
+        usage(&sb, "q1"),
+        d.log_text()
+    );
+}
+
+#[test]
+fn a_transcript_truncated_in_place_is_read_again_without_counting_twice() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let transcript = sb.dir.path().join("t9.jsonl");
+    append(&transcript, &[claude_line("a", 10), claude_line("b", 20)]);
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "t9") == (2, 24, 30, 8000, 600)),
+        "{:?}\n{}",
+        usage(&sb, "t9"),
+        d.log_text()
+    );
+    // The same file (same inode) cut back to its first line, then a new response after it:
+    // shorter than the offset read, so read from the start; the first line is not new.
+    let first = claude_line("a", 10);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&transcript)
+        .unwrap();
+    f.set_len(0).unwrap();
+    drop(f);
+    append(&transcript, &[first, claude_line("c", 5)]);
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "t9") == (3, 36, 35, 12000, 900)),
+        "{:?}\n{}",
+        usage(&sb, "t9"),
+        d.log_text()
+    );
+    // And nothing more arrives later: the count holds.
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(usage(&sb, "t9"), (3, 36, 35, 12000, 900));
+}

@@ -6,6 +6,7 @@
 mod claude;
 mod codex;
 mod gemini;
+mod qwen;
 pub mod turns;
 
 use std::fs::File;
@@ -46,6 +47,7 @@ fn format_for(client: &str, carry: Option<&str>) -> Option<Box<dyn Format>> {
         "claude-code" => Some(Box::new(claude::Claude)),
         "codex" => Some(Box::new(codex::Codex::resume(carry))),
         "gemini" => Some(Box::new(gemini::Gemini)),
+        "qwen-code" => Some(Box::new(qwen::Qwen)),
         _ => None,
     }
 }
@@ -67,7 +69,7 @@ pub fn pass(outbox: &Outbox, now_ms: i64) -> Result<usize, StoreError> {
     let mut sessions = conn
         .prepare_cached(
             "SELECT client, session_id, max(id) FROM events
-             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex', 'gemini')
+             WHERE id > ?1 AND session_id IS NOT NULL AND client IN ('claude-code', 'codex', 'gemini', 'qwen-code')
              GROUP BY client, session_id ORDER BY max(id) LIMIT ?2",
         )
         .map_err(sql)?
