@@ -62,6 +62,7 @@ e2e: build
 	DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/e2e/run.sh $(AGENTS)
 
 demo: build
+	$(CARGO) build --release --locked --example otlp_waterfall
 	@DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/demo.sh
 
 install: build hook
