@@ -41,10 +41,10 @@ pub(super) fn user_file(locations: &Locations) -> PathBuf {
     }
 }
 
-/// No matcher: a hook without one runs for every tool.
+/// No matcher: a hook without one runs for every tool. No display `name` either: nothing
+/// needs it, and only the documented minimum goes into a file Crush validates.
 fn entry(_event: &str, command: &str) -> Value {
     let mut handler = Map::new();
-    handler.insert("name".into(), "difflore".into());
     handler.insert("command".into(), command.into());
     handler.insert("timeout".into(), TIMEOUT_SECS.into());
     Value::Object(handler)
