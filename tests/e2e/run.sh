@@ -58,7 +58,8 @@ port_file=$e2e/fake-model.port
 rm -f "$port_file"
 FAKE_MODEL_LOG=$e2e/fake-model.log FAKE_MODEL_PORT_FILE=$port_file node tests/e2e/fake-model.mjs &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+# On any exit, also stop the difflored of the agent being checked, if one is still up.
+trap 'kill $server 2>/dev/null; [[ -n ${DIFFLORE_HOME:-} ]] && "$bin/difflorectl" stop --grace 2s >/dev/null 2>&1' EXIT
 for _ in $(seq 1 50); do [[ -s $port_file ]] && break; sleep 0.1; done
 port=$(cat "$port_file")
 base=http://127.0.0.1:$port
