@@ -56,11 +56,13 @@ bench: hook
 	$(CARGO) bench --locked --bench traces
 
 # Against the real agents (downloads them from the npm registry into target/e2e/): opt-in,
-# never part of `test` or `ci`. `make e2e AGENTS="codex gemini"` runs a few.
-e2e:
-	bash tests/e2e/run.sh $(AGENTS)
+# never part of `test` or `ci`. The release build, as users run it: an agent that kills slow
+# hooks loses fewer events to it. `make e2e AGENTS="codex gemini"` runs a few.
+e2e: build
+	DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/e2e/run.sh $(AGENTS)
 
 demo: build
+	$(CARGO) build --release --locked --example otlp_waterfall
 	@DIFFLORE_BIN_DIR=$(TARGET_DIR)/release bash tests/demo.sh
 
 install: build hook

@@ -108,6 +108,11 @@ pub struct Config {
     pub otlp_service_name: Option<String>,
     /// `key=value,key2=value2`, as `OTEL_RESOURCE_ATTRIBUTES`.
     pub otlp_resource_attributes: Option<String>,
+    /// Traces: send tool call arguments and results (`gen_ai.tool.call.arguments`,
+    /// `.result`), redacted, each cut to `otlp_content_max_bytes`. Opt-in content in the
+    /// GenAI conventions.
+    pub otlp_content: bool,
+    pub otlp_content_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -147,6 +152,8 @@ impl Default for Config {
             otlp_client_key: None,
             otlp_service_name: None,
             otlp_resource_attributes: None,
+            otlp_content: false,
+            otlp_content_max_bytes: DEFAULT_CONTENT_MAX_BYTES,
         }
     }
 }
@@ -178,6 +185,12 @@ pub const PROTOCOLS: &str =
 const MIN_OUTBOX_BYTES: u64 = 4096;
 /// More batches out at once than this is a flood, not a drain: each holds a connection.
 const MAX_IN_FLIGHT: usize = 64;
+
+/// `otlp_content_max_bytes`: each tool call's arguments and result, cut to 8 KiB.
+pub const DEFAULT_CONTENT_MAX_BYTES: usize = 8 * 1024;
+
+/// Below this a cut tool result would be mostly the mark of the cut.
+const MIN_CONTENT_BYTES: usize = 64;
 /// A retry sooner than this is a hot loop against a collector that is down.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 
@@ -312,6 +325,13 @@ impl Config {
                     humantime::format_duration(self.span_close_after).to_string()
                 ),
                 "a duration of at least 1s",
+            ));
+        }
+        if self.otlp_content_max_bytes < MIN_CONTENT_BYTES {
+            return Err(invalid(
+                "otlp_content_max_bytes",
+                self.otlp_content_max_bytes.to_string(),
+                "at least 64",
             ));
         }
         if self.otlp_timeout.is_some_and(|t| t.is_zero()) {

@@ -22,10 +22,11 @@ pub enum Client {
     Kimi,
     Kiro,
     Vibe,
+    Crush,
 }
 
 impl Client {
-    pub const ALL: [Client; 15] = [
+    pub const ALL: [Client; 16] = [
         Client::ClaudeCode,
         Client::Codex,
         Client::Gemini,
@@ -41,6 +42,7 @@ impl Client {
         Client::Kimi,
         Client::Kiro,
         Client::Vibe,
+        Client::Crush,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Client {
             Client::Kimi => "kimi",
             Client::Kiro => "kiro",
             Client::Vibe => "vibe",
+            Client::Crush => "crush",
         }
     }
 
@@ -207,6 +210,10 @@ struct Envelope {
     directory: Option<String>,
     event: Option<PluginEvent>,
     input: Option<PluginInput>,
+    /// Crush names its event in a string `event` (where OpenCode's envelope has an object),
+    /// so only the lenient reader fills this.
+    #[serde(skip)]
+    event_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,6 +358,7 @@ impl Envelope {
                     }),
                 }
             }),
+            event_name: map.get("event").and_then(|v| v.as_str()).map(str::to_owned),
             input: map.get("input").map(|i| PluginInput {
                 tool: i.get("tool").and_then(|v| v.as_str()).map(str::to_owned),
                 session_id: i
@@ -367,6 +375,9 @@ impl Envelope {
         }
         if self.plugin_hook.is_some() {
             return Some(Client::OpenCode);
+        }
+        if self.hook_event_name.is_none() && self.event_name.is_some() {
+            return Some(Client::Crush);
         }
         if self.kind.as_deref() == Some("agent-turn-complete") || self.thread_id.is_some() {
             return Some(Client::Codex);
@@ -488,6 +499,7 @@ impl Envelope {
                 .or(self.kind)
                 .or(self.hook_name)
                 .or(plugin_event)
+                .or(self.event_name)
                 .unwrap_or_else(|| "unknown".to_owned()),
             // Empty strings are skipped, not chosen: Cursor sends `"cwd": ""` for "the
             // workspace default", which must not hide `workspace_roots`.
@@ -582,6 +594,45 @@ mod tests {
         assert_eq!(f.event, "PostToolUse");
         assert_eq!(f.cwd, None);
         assert_eq!(f.session_id.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn camel_case_events_with_only_cwd_are_kiro_and_with_a_conversation_cursor() {
+        let kiro = fields(r#"{"hook_event_name":"preToolUse","cwd":"/p","tool_name":"fs_read"}"#);
+        assert_eq!((kiro.client.as_str(), kiro.session_id), ("kiro", None));
+        let cursor =
+            fields(r#"{"hook_event_name":"stop","conversation_id":"c","status":"completed"}"#);
+        assert_eq!(cursor.client, "cursor");
+    }
+
+    #[test]
+    fn kimi_is_told_by_its_client_type_or_its_tool_call_id() {
+        let new = fields(
+            r#"{"hook_event_name":"Stop","session_id":"session_1","cwd":"/p","client_type":"kimi_code_cli"}"#,
+        );
+        assert_eq!(new.client, "kimi");
+        let old = fields(
+            r#"{"hook_event_name":"PreToolUse","session_id":"s","cwd":"/p","tool_name":"Shell","tool_input":{},"tool_call_id":"t"}"#,
+        );
+        assert_eq!(
+            (old.client.as_str(), old.tool.as_deref()),
+            ("kimi", Some("Shell"))
+        );
+        // Claude Code keys its calls `tool_use_id` and always names its transcript.
+        let claude = fields(
+            r#"{"hook_event_name":"PreToolUse","session_id":"s","transcript_path":"/h/.claude/projects/p/s.jsonl","tool_name":"Bash","tool_use_id":"t"}"#,
+        );
+        assert_eq!(claude.client, "claude-code");
+    }
+
+    #[test]
+    fn crush_names_its_event_in_a_string_event() {
+        let f = fields(
+            r#"{"event":"PreToolUse","session_id":"313909e","cwd":"/p","tool_name":"bash","tool_input":{}}"#,
+        );
+        let got = (f.client.as_str(), f.event.as_str(), f.tool.as_deref());
+        assert_eq!(got, ("crush", "PreToolUse", Some("bash")));
+        assert_eq!(f.session_id.as_deref(), Some("313909e"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn raw(kind: SpanKind, turn: i64, call: Option<&str>, name: Option<&str>) -> Raw
         end_ms: Some(1_700_000_000_500),
         failed: false,
         incomplete: false,
+        arguments: None,
     }
 }
 
@@ -53,7 +54,7 @@ fn event(row: i64, spans: Vec<Raw>) -> OutEvent {
         usage: None,
         spans: spans
             .into_iter()
-            .map(|s| OutSpan::build(s, "inst", |_, v| v))
+            .map(|s| OutSpan::build(s, "inst", None, |_, v| v))
             .collect(),
         span: None,
     }

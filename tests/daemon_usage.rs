@@ -510,3 +510,40 @@ fn qwen_code_usage_comes_from_its_assistant_records() {
         d.log_text()
     );
 }
+
+#[test]
+fn a_transcript_truncated_in_place_is_read_again_without_counting_twice() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let transcript = sb.dir.path().join("t9.jsonl");
+    append(&transcript, &[claude_line("a", 10), claude_line("b", 20)]);
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "t9") == (2, 24, 30, 8000, 600)),
+        "{:?}\n{}",
+        usage(&sb, "t9"),
+        d.log_text()
+    );
+    // The same file (same inode) cut back to its first line, then a new response after it:
+    // shorter than the offset read, so read from the start; the first line is not new.
+    let first = claude_line("a", 10);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&transcript)
+        .unwrap();
+    f.set_len(0).unwrap();
+    drop(f);
+    append(&transcript, &[first, claude_line("c", 5)]);
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "t9") == (3, 36, 35, 12000, 900)),
+        "{:?}\n{}",
+        usage(&sb, "t9"),
+        d.log_text()
+    );
+    // And nothing more arrives later: the count holds.
+    hook(&sb, "claude-code", "Stop", "t9", &transcript);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(usage(&sb, "t9"), (3, 36, 35, 12000, 900));
+}

@@ -70,7 +70,8 @@ fn plant(sb: &Sandbox, lines: &[String], members: &[String]) {
 }
 
 /// One Claude Code session per corpus line, the line in every field a span is built from
-/// (session, tool name, call id, model, subagent id and type), so that the traces signal
+/// (session, tool name, call id, model, subagent id and type, tool arguments and results
+/// for `otlp_content`), so that the traces signal
 /// has spans to send: a turn, a failing tool call, a Task call and its subagent. Returns
 /// how many events it queued.
 fn plant_sessions(sb: &Sandbox, lines: &[String]) -> usize {
@@ -83,7 +84,8 @@ fn plant_sessions(sb: &Sandbox, lines: &[String]) -> usize {
             json!({"hook_event_name": "PreToolUse", "tool_name": "Task", "tool_use_id": "t"}),
             json!({"hook_event_name": "SubagentStart", "agent_id": line, "agent_type": line}),
             json!({"hook_event_name": "SubagentStop", "agent_id": line}),
-            json!({"hook_event_name": "PostToolUse", "tool_name": "Task", "tool_use_id": "t"}),
+            json!({"hook_event_name": "PostToolUse", "tool_name": "Task", "tool_use_id": "t",
+                   "tool_response": {"content": line, line.as_str(): "as a key"}}),
             json!({"hook_event_name": "PostToolUseFailure", "tool_name": line,
                    "tool_use_id": line, "error": line}),
             json!({"hook_event_name": "Stop"}),
@@ -179,10 +181,11 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
         .collect();
     assert_clean("the file sink", &sent, &secrets);
 
-    // OTLP in each encoding, logs and traces.
+    // OTLP in each encoding, logs and traces, tool call content (arguments and results)
+    // included.
     for protocol in ["http/json", "http/protobuf"] {
         let sb = Sandbox::new();
-        write_config(&sb, "");
+        write_config(&sb, "otlp_content = true");
         plant(&sb, &lines, &members);
         let sessions = plant_sessions(&sb, &lines);
         let c = Collector::start();
@@ -203,6 +206,10 @@ fn no_sink_sends_a_planted_secret_in_any_field() {
             .sum();
         // A turn, two tool calls and a subagent per session.
         assert_eq!(spans, 4 * lines.len(), "{protocol}: every span arrived");
+        for key in ["gen_ai.tool.call.arguments", "gen_ai.tool.call.result"] {
+            let sent = traces.iter().any(|t| t.to_string().contains(key));
+            assert!(sent, "{protocol}: {key} was sent, to be searched");
+        }
         assert_clean(&format!("{protocol} traces"), &traces, &secrets);
         assert_clean(protocol, &bodies(&c), &secrets);
     }

@@ -14,6 +14,8 @@ pub struct Facts {
     pub agent_id: Option<String>,
     pub agent_type: Option<String>,
     pub model: Option<String>,
+    /// A tool call's arguments (`content`), read only when content is sent.
+    pub arguments: Option<String>,
 }
 
 /// The fields looked at, each any JSON (unknown fields are skipped unread).
@@ -64,6 +66,7 @@ impl Facts {
             agent_id: text(&raw.agent_id).or_else(|| text(&raw.subagent_id)),
             agent_type: text(&raw.agent_type).or_else(|| text(&raw.subagent_type)),
             model: text(&raw.model),
+            arguments: None,
         }
     }
 }

@@ -6,8 +6,10 @@
 
 pub mod claimed;
 mod close;
+pub mod content;
 pub mod facts;
 pub mod ids;
+mod memory;
 mod pair;
 pub mod store;
 mod turns;
@@ -26,6 +28,7 @@ use super::vocabulary::Kind;
 
 pub use facts::Facts;
 pub use pair::pair;
+pub use store::{Assembler, Settings};
 pub use turns::assemble;
 
 /// Prefix of a call id difflore made up because the agent gave none (the row of the pre).
@@ -108,6 +111,9 @@ pub struct Span {
     pub failed: bool,
     /// Closed without the event that ends it (turn over, session over, or silent too long).
     pub incomplete: bool,
+    /// A tool call's arguments as its start captured them (JSON text), kept only while
+    /// `otlp_content` is on.
+    pub arguments: Option<String>,
 }
 
 /// One session's turn counter and open turn.

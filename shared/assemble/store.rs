@@ -1,22 +1,44 @@
 //! Assembly's state in the outbox: the `assembled_through` cursor, `span_sessions` and the
 //! `spans` table (open spans, and closed ones until the row that carries them out is sent).
 //! One pass reads the next rows in id order, folds them in with `assemble`, and writes the
-//! marks, the spans and the cursor in one transaction, so a crash repeats a pass whole or
-//! not at all.
+//! marks, what changed in the spans and sessions, and the cursor in one transaction, so a
+//! crash repeats a pass whole or not at all.
+//!
+//! The outbox is the state's durable copy; `Assembler` keeps a copy in memory between
+//! passes (`memory`), trusted only while the cursor is where its last pass left it, and
+//! dropped on any error, so the next pass reads the tables again.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Row, params};
 
-use super::{Event, Facts, Session, Span, SpanKind, State, assemble};
+use super::content::Content;
+use super::memory::Memory;
+use super::{Event, Facts, Span, SpanKind, assemble};
 use crate::shared::store::{Outbox, StoreError};
-use crate::shared::vocabulary::kind_of;
+use crate::shared::vocabulary::{Kind, kind_of};
 
 const CURSOR: &str = "assembled_through";
 
 pub(super) const SPAN_COLUMNS: &str = "session_id, turn, kind, call_id, parent_kind, parent_call, client, \
-    name, model, start_event, start_ms, end_event, end_ms, failed, incomplete";
+    name, model, start_event, start_ms, end_event, end_ms, failed, incomplete, arguments";
+
+/// How assembly runs: when a silent session's spans close, and whether a tool call's
+/// arguments are kept for `otlp_content`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub close_after: Duration,
+    pub content: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            close_after: super::DEFAULT_CLOSE_AFTER,
+            content: false,
+        }
+    }
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,204 +49,178 @@ pub struct Pass {
     pub closed: usize,
 }
 
-/// Assemble up to `limit` rows past the cursor. Rejected rows are passed over unread: they
-/// are never sent, so they neither start nor carry a span.
-pub fn run(
-    outbox: &Outbox,
-    now_ms: i64,
-    close_after: Duration,
-    limit: usize,
-) -> Result<Pass, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let conn = outbox.conn();
-    let cursor = cursor(outbox)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, received_ms, client, event, session_id, tool, payload, state
-             FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )
-        .map_err(sql)?;
-    let mut last = cursor;
-    let mut read = 0;
-    let mut events = Vec::new();
-    let mut rows = stmt
-        .query(params![cursor, limit.max(1) as i64])
-        .map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
-        last = r.get(0).map_err(sql)?;
-        read += 1;
-        let state: String = r.get(7).map_err(sql)?;
-        if state == "rejected" {
-            continue;
+/// Closed spans written between two sweeps of the ones whose carrier is gone.
+const SWEEP_EVERY: usize = 1000;
+
+/// Runs the passes, keeping the state between them. One per outbox connection that holds
+/// the daemon's lock: nothing else writes the span tables.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    memory: Option<Memory>,
+    /// Closed spans written since the last sweep; `None` before the first.
+    since_sweep: Option<usize>,
+}
+
+impl Assembler {
+    /// Assemble up to `limit` rows past the cursor, none past row `upto`. Rejected rows are
+    /// passed over unread: they are never sent, so they neither start nor carry a span.
+    /// Inside a transaction already open on the connection, the pass writes in it, and an
+    /// error must roll all of it back (`Scope`).
+    pub fn run(
+        &mut self,
+        outbox: &Outbox,
+        now_ms: i64,
+        settings: Settings,
+        limit: usize,
+        upto: i64,
+    ) -> Result<Pass, StoreError> {
+        let sql = |e| outbox.sql(e);
+        let conn = outbox.conn();
+        let through = cursor(outbox)?;
+        let (last, read, events) =
+            read(conn, through, upto, limit, settings.content).map_err(sql)?;
+        if read == 0 {
+            return Ok(Pass::default());
         }
-        let client: String = r.get(2).map_err(sql)?;
-        let event: String = r.get(3).map_err(sql)?;
-        let payload = r.get_ref(6).map_err(sql)?;
-        events.push(Event {
-            id: last,
-            at_ms: r.get(1).map_err(sql)?,
-            kind: kind_of(&client, &event),
-            client,
-            session: r.get(4).map_err(sql)?,
-            tool: r.get(5).map_err(sql)?,
-            facts: Facts::read(payload.as_bytes().unwrap_or_default()),
-        });
-    }
-    drop(rows);
-    if read == 0 {
-        return Ok(Pass::default());
-    }
-    let mut state = load(outbox, &events)?;
-    let done = assemble(&mut state, &events, now_ms, close_after);
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
-    {
-        let mut mark = tx
-            .prepare_cached("UPDATE events SET kind = ?2, call_id = ?3, turn = ?4 WHERE id = ?1")
+        // Taken out: an error from here on drops it, and the next pass loads the tables.
+        let mut memory = match self.memory.take() {
+            Some(m) if m.through == through => m,
+            _ => Memory::load(conn).map_err(sql)?,
+        };
+        memory.sessions_of(conn, &events).map_err(sql)?;
+        let done = assemble(&mut memory.state, &events, now_ms, settings.close_after);
+        let scope = Scope::begin(conn).map_err(sql)?;
+        memory.write(conn, &done).map_err(sql)?;
+        // Closed spans whose carrier is gone, delivered or dead will never be sent; those
+        // of an open turn stay until it ends (`State::done`). Swept once a backlog is
+        // caught up, not on every pass through it, and then once enough have piled up
+        // that a sweep finds work (the first pass of an assembler always sweeps).
+        let written = self
+            .since_sweep
+            .map_or(usize::MAX, |n| n.saturating_add(done.closed.len()));
+        let swept = read < limit && written >= SWEEP_EVERY;
+        if swept {
+            sweep(conn).map_err(sql)?;
+        }
+        conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = ?2")
+            .and_then(|mut s| s.execute(params![last.to_string(), CURSOR]))
             .map_err(sql)?;
-        for m in &done.marks {
-            mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn])
-                .map_err(sql)?;
-        }
+        scope.commit().map_err(sql)?;
+        memory.through = last;
+        memory.forget_settled();
+        self.memory = Some(memory);
+        self.since_sweep = Some(if swept { 0 } else { written });
+        Ok(Pass {
+            read,
+            closed: done.closed.len(),
+        })
     }
-    tx.execute("DELETE FROM spans WHERE end_event IS NULL", [])
-        .map_err(sql)?;
-    for s in state.open.iter().chain(&done.closed) {
-        insert(&tx, s).map_err(sql)?;
-    }
-    save_sessions(&tx, &state.sessions).map_err(sql)?;
-    // Closed spans whose carrier is gone, delivered or dead will never be sent; those of an
-    // open turn stay until it ends (`State::done`). Swept once a backlog is caught up, not
-    // on every pass through it.
-    if read < limit {
-        sweep(&tx).map_err(sql)?;
-    }
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = ?2",
-        params![last.to_string(), CURSOR],
-    )
-    .map_err(sql)?;
-    tx.commit().map_err(sql)?;
-    Ok(Pass {
-        read,
-        closed: done.closed.len(),
-    })
 }
 
 /// The last row assembled.
 pub fn cursor(outbox: &Outbox) -> Result<i64, StoreError> {
-    Ok(outbox
-        .meta(CURSOR)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    let value: Option<String> = outbox
+        .conn()
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row([CURSOR], |r| r.get(0)))
+        .map_err(|e| outbox.sql(e))?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
-fn sweep(tx: &Transaction) -> rusqlite::Result<usize> {
-    tx.execute(
+/// Up to `limit` rows past `through`, none past `upto`: the last id read, how many, and
+/// the events among them. A tool call's start keeps its arguments when content is sent.
+fn read(
+    conn: &Connection,
+    through: i64,
+    upto: i64,
+    limit: usize,
+    content: bool,
+) -> rusqlite::Result<(i64, usize, Vec<Event>)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, received_ms, client, event, session_id, tool, payload, state
+         FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let (mut last, mut read, mut events) = (through, 0, Vec::new());
+    let mut rows = stmt.query(params![through, upto, limit.max(1) as i64])?;
+    while let Some(r) = rows.next()? {
+        last = r.get(0)?;
+        read += 1;
+        if r.get_ref(7)?.as_str()? == "rejected" {
+            continue;
+        }
+        let client: String = r.get(2)?;
+        let kind = kind_of(&client, r.get_ref(3)?.as_str()?);
+        let payload = r.get_ref(6)?.as_bytes().unwrap_or_default();
+        let mut facts = Facts::read(payload);
+        if content && kind == Kind::ToolPre {
+            facts.arguments = Content::read(payload).arguments;
+        }
+        events.push(Event {
+            id: last,
+            at_ms: r.get(1)?,
+            kind,
+            client,
+            session: r.get(4)?,
+            tool: r.get(5)?,
+            facts,
+        });
+    }
+    Ok((last, read, events))
+}
+
+/// The pass's transaction: its own, taking the write lock first (so hooks queue behind it
+/// rather than a read turning into a write midway), or, inside one already open, that one:
+/// no savepoint (it would copy every page the pass touches to a sub-journal first), so a
+/// failed pass must fail the whole enclosing transaction, as `spans::claim` does.
+struct Scope<'c> {
+    conn: Option<&'c Connection>,
+}
+
+impl<'c> Scope<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Scope<'c>> {
+        if !conn.is_autocommit() {
+            return Ok(Scope { conn: None });
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Scope { conn: Some(conn) })
+    }
+
+    fn commit(mut self) -> rusqlite::Result<()> {
+        if let Some(conn) = self.conn {
+            // On failure the transaction may still be open: dropping rolls it back.
+            conn.execute_batch("COMMIT")?;
+            self.conn = None;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Scope<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn {
+            // Nothing better to do with a failed rollback: the pass already failed, and
+            // SQLite rolls back an unfinished transaction on its own.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn sweep(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
         "DELETE FROM spans WHERE end_event IS NOT NULL AND NOT EXISTS (
              SELECT 1 FROM events e WHERE e.id = spans.end_event
              AND e.state IN ('pending', 'in_flight'))
          AND NOT EXISTS (SELECT 1 FROM span_sessions ss
              WHERE ss.session_id = spans.session_id AND ss.open_turn = spans.turn)",
-        [],
-    )
+    )?
+    .execute([])
 }
 
-/// Every open span, the keys of spans closed in open turns, and the sessions of those spans
-/// and of `events`.
-fn load(outbox: &Outbox, events: &[Event]) -> Result<State, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let conn = outbox.conn();
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE end_event IS NULL ORDER BY id"
-        ))
-        .map_err(sql)?;
-    let open = stmt
-        .query_map([], span)
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
-    let mut keys = conn
-        .prepare_cached(
-            "SELECT s.session_id, s.turn, s.kind, s.call_id FROM spans s
-             JOIN span_sessions ss ON ss.session_id = s.session_id AND ss.open_turn = s.turn
-             WHERE s.end_event IS NOT NULL AND s.kind != 'turn'",
-        )
-        .map_err(sql)?;
-    let done = keys
-        .query_map([], |r| {
-            let kind: String = r.get(2)?;
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                SpanKind::parse(&kind).unwrap_or(SpanKind::Tool),
-                r.get(3)?,
-            ))
-        })
-        .map_err(sql)?
-        .collect::<Result<BTreeSet<_>, _>>()
-        .map_err(sql)?;
-    let wanted: BTreeSet<&str> = events
-        .iter()
-        .filter_map(|e| e.session.as_deref())
-        .chain(open.iter().map(|s| s.session.as_str()))
-        .collect();
-    let mut one = conn
-        .prepare_cached(
-            "SELECT client, turns, open_turn, last_ms, ended_ms FROM span_sessions
-             WHERE session_id = ?1",
-        )
-        .map_err(sql)?;
-    let mut sessions = BTreeMap::new();
-    for id in wanted {
-        let found = one
-            .query_row([id], |r| {
-                Ok(Session {
-                    client: r.get(0)?,
-                    turns: r.get(1)?,
-                    open_turn: r.get(2)?,
-                    last_ms: r.get(3)?,
-                    ended_ms: r.get(4)?,
-                })
-            })
-            .optional()
-            .map_err(sql)?;
-        if let Some(s) = found {
-            sessions.insert(id.to_owned(), s);
-        }
-    }
-    Ok(State {
-        sessions,
-        open,
-        done,
-    })
-}
-
-fn save_sessions(tx: &Transaction, sessions: &BTreeMap<String, Session>) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO span_sessions (session_id, client, turns, open_turn, last_ms, ended_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (session_id) DO UPDATE SET client = excluded.client,
-             turns = excluded.turns, open_turn = excluded.open_turn,
-             last_ms = excluded.last_ms, ended_ms = excluded.ended_ms",
-    )?;
-    for (id, s) in sessions {
-        stmt.execute(params![
-            id,
-            s.client,
-            s.turns,
-            s.open_turn,
-            s.last_ms,
-            s.ended_ms
-        ])?;
-    }
-    Ok(())
-}
-
-fn insert(tx: &Transaction, s: &Span) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(&format!(
+/// A new span row; returns its id.
+pub(super) fn insert(conn: &Connection, s: &Span) -> rusqlite::Result<i64> {
+    let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO spans ({SPAN_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     ))?;
     let (parent_kind, parent_call) = match &s.parent {
         Some((k, c)) => (Some(k.as_str()), Some(c.as_str())),
@@ -242,6 +238,25 @@ fn insert(tx: &Transaction, s: &Span) -> rusqlite::Result<()> {
         s.model,
         s.start_event,
         s.start_ms,
+        s.end_event,
+        s.end_ms,
+        s.failed,
+        s.incomplete,
+        s.arguments
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A stored span, changed in place: what a span gains after its start (the turn's model,
+/// its end). Identity, parent and start never change.
+pub(super) fn update(conn: &Connection, id: i64, s: &Span) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE spans SET model = ?2, end_event = ?3, end_ms = ?4, failed = ?5,
+             incomplete = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        s.model,
         s.end_event,
         s.end_ms,
         s.failed,
@@ -271,5 +286,6 @@ pub(super) fn span(r: &Row) -> rusqlite::Result<Span> {
         end_ms: r.get(12)?,
         failed: r.get(13)?,
         incomplete: r.get(14)?,
+        arguments: r.get(15)?,
     })
 }

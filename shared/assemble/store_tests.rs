@@ -1,16 +1,30 @@
-//! Assembly through the outbox: passes of any size, with the state read back from the
-//! tables between them, give what one pass in memory gives; marks land on the rows.
+//! Assembly through the outbox: passes of any size, with the state kept in memory between
+//! them or read back from the tables, give what one pass gives; marks land on the rows.
 
 use std::time::Duration;
 
 use super::claimed::carried_by;
-use super::store::run;
+use super::store::{Assembler, Settings};
 use super::*;
 use crate::shared::event::Fields;
 use crate::shared::paths::Paths;
 use crate::shared::store::{OpenOptions, Outbox};
 
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// One pass; `fresh` forgets the state kept in memory first, as a restarted daemon does.
+fn run(db: &Outbox, assembler: &mut Assembler, fresh: bool, limit: usize) -> super::store::Pass {
+    if fresh {
+        *assembler = Assembler::default();
+    }
+    let settings = Settings {
+        close_after: HOUR,
+        content: false,
+    };
+    assembler
+        .run(db, 20_000, settings, limit, i64::MAX)
+        .unwrap()
+}
 
 /// A Claude Code session: a turn with two tool calls (one failing), a subagent, the next
 /// turn's prompt, in the events' own words.
@@ -57,15 +71,40 @@ fn spans(db: &Outbox) -> Vec<Span> {
     by_row.into_iter().flat_map(|(_, s)| s).collect()
 }
 
+/// The span tables as stored (the open turn's spans and sessions included), row ids aside.
+fn tables(db: &Outbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT session_id, turn, kind, call_id, parent_kind, parent_call, client, name, model,
+                start_event, start_ms, end_event, end_ms, failed, incomplete, arguments
+         FROM spans ORDER BY session_id, turn, kind, call_id",
+        "SELECT session_id, client, turns, open_turn, last_ms, ended_ms FROM span_sessions",
+    ] {
+        let mut stmt = db.conn().prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                let cells: Vec<String> = (0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect();
+                Ok(cells.join("|"))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
 #[test]
 fn passes_of_any_size_through_the_tables_agree() {
     let mut results = Vec::new();
-    for limit in [1, 3, 100] {
+    for (limit, fresh) in [(1, false), (1, true), (3, false), (3, true), (100, false)] {
         let dir = tempfile::tempdir().unwrap();
         let db = outbox(&dir);
+        let mut assembler = Assembler::default();
         let mut read = 0;
         loop {
-            let pass = run(&db, 20_000, HOUR, limit).unwrap();
+            let pass = run(&db, &mut assembler, fresh, limit);
             if pass.read == 0 {
                 break;
             }
@@ -81,11 +120,12 @@ fn passes_of_any_size_through_the_tables_agree() {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        results.push((spans(&db), marks));
+        results.push((spans(&db), marks, tables(&db)));
     }
-    assert_eq!(results[0], results[1]);
-    assert_eq!(results[0], results[2]);
-    let (spans, marks) = &results[0];
+    for other in &results[1..] {
+        assert_eq!(&results[0], other);
+    }
+    let (spans, marks, _) = &results[0];
     assert_eq!(spans.len(), 4, "{spans:#?}");
     let agent = spans.iter().find(|s| s.kind == SpanKind::Subagent).unwrap();
     assert_eq!(agent.parent, Some((SpanKind::Tool, "t2".into())));
@@ -107,7 +147,8 @@ fn passes_of_any_size_through_the_tables_agree() {
 fn spans_leave_the_table_once_their_carrier_is_delivered_and_their_turn_is_over() {
     let dir = tempfile::tempdir().unwrap();
     let db = outbox(&dir);
-    run(&db, 20_000, HOUR, 100).unwrap();
+    let mut assembler = Assembler::default();
+    run(&db, &mut assembler, false, 100);
     let count = |db: &Outbox| -> i64 {
         db.conn()
             .query_row("SELECT count(*) FROM spans", [], |r| r.get(0))
@@ -126,6 +167,7 @@ fn spans_leave_the_table_once_their_carrier_is_delivered_and_their_turn_is_over(
         tool: None,
     };
     db.insert(11_000, &fields, "{}").unwrap();
-    run(&db, 20_000, HOUR, 100).unwrap();
+    // A restarted daemon's first pass sweeps (a running one, every thousand spans).
+    run(&db, &mut assembler, true, 100);
     assert_eq!(count(&db), 1, "only the open turn is left");
 }

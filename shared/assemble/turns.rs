@@ -222,6 +222,11 @@ fn span(
         end_ms: None,
         failed: false,
         incomplete: false,
+        arguments: if kind == SpanKind::Tool {
+            ev.facts.arguments.clone()
+        } else {
+            None
+        },
     }
 }
 

@@ -14,7 +14,6 @@ use crate::shared::store::StoreError;
 use super::drain::Daemon;
 use super::inflight::{Outcome, Report};
 use super::ledger::Record;
-use super::queue;
 use super::sink::{Failure, OutEvent, Sink};
 
 /// How long a stop waits for the batches in flight: under difflorectl's default 5 s grace.
@@ -24,12 +23,7 @@ impl Daemon {
     /// Claim one batch and send it off. Returns whether more rows may be waiting.
     pub(super) fn drain_batch(&mut self) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut batch = queue::claim(
-            &self.outbox,
-            now,
-            self.config.batch_max_events,
-            self.config.batch_max_bytes,
-        )?;
+        let mut batch = super::spans::claim(&mut self.assembler, &self.outbox, now, &self.config)?;
         if batch.is_empty() {
             self.work = false;
             return Ok(false);

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::dlog;
+use crate::shared::assemble::Assembler;
 use crate::shared::config::Config;
 use crate::shared::health::Circuit;
 use crate::shared::paths::Paths;
@@ -76,6 +77,8 @@ pub struct Daemon {
     /// Shared with the flights out: a reload replaces it, and they finish with the old one.
     pub(super) sink: Option<Rc<Sink>>,
     pub(super) preparer: Preparer,
+    /// Span assembly, its state kept between passes.
+    pub(super) assembler: Assembler,
     pub(super) backoff: Backoff,
     pub(super) gate: Gate,
     pub(super) publisher: Publisher,
@@ -150,6 +153,7 @@ impl Daemon {
             outbox,
             sink: None,
             preparer,
+            assembler: Assembler::default(),
             gate: Gate {
                 circuit: Circuit::NoEndpoint,
                 retry_at_ms: None,
@@ -389,12 +393,22 @@ impl Daemon {
         at
     }
 
-    /// Runs before each claim: whatever must be in the outbox before rows are claimed
-    /// (span assembly, transcript usage) is called from here, once per claim. Until it
-    /// succeeds nothing is claimed, so no row leaves without the spans it closes.
+    /// Runs before each claim: whatever must be in the outbox before rows are claimed is
+    /// called from here, once per claim. Until it succeeds nothing is claimed. With a sink,
+    /// span assembly runs in each claim's own transaction (`spans::claim`); without one,
+    /// here, for the local history's kinds, calls and turns.
     pub(super) fn before_claim(&mut self) -> Result<(), StoreError> {
+        if self.sink.is_some() {
+            return Ok(());
+        }
+        self.assemble()
+    }
+
+    /// Span assembly of every row not yet assembled, outside any claim.
+    pub(super) fn assemble(&mut self) -> Result<(), StoreError> {
+        let settings = super::spans::settings(&self.config);
         let read =
-            super::spans::assemble_all(&self.outbox, now_ms(), self.config.span_close_after)?;
+            super::spans::assemble_all(&mut self.assembler, &self.outbox, now_ms(), settings)?;
         if read > 0 {
             self.wrote = true;
         }
@@ -431,7 +445,7 @@ impl Daemon {
             self.usage_read = Instant::now();
             self.usage_due = false;
             // Assembled first: a response is given the turn assembly numbered.
-            self.before_claim()?;
+            self.assemble()?;
             match super::usage::pass(&self.outbox, now_ms()) {
                 Ok(n) if n > 0 => self.wrote = true,
                 Ok(_) => {}

@@ -15,7 +15,8 @@ use super::queue::Claimed;
 use super::redact::{RedactError, Redactor};
 use super::spans::{self, OutSpan};
 use super::usage::turns::Tokens;
-use crate::shared::assemble::SpanKind;
+use crate::shared::assemble::content::Content;
+use crate::shared::assemble::{Span, SpanKind};
 use crate::shared::config::Config;
 use crate::shared::vocabulary::{self, Kind};
 
@@ -61,6 +62,29 @@ pub enum PrepareError {
 pub struct Preparer {
     install_id: String,
     redactor: Redactor,
+    /// `otlp_content`: the bytes each tool call's arguments and result are cut to; `None`
+    /// sends neither.
+    content_max: Option<usize>,
+}
+
+/// How a cut is marked: what was left out, so nobody takes the rest for the whole.
+fn cut_mark(total: usize) -> String {
+    format!("…[cut by difflore: {total} bytes in all]")
+}
+
+/// `text` cut to at most `max` bytes, mark included, on a character boundary.
+pub fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mark = cut_mark(text.len());
+    let mut keep = max.saturating_sub(mark.len());
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    text.truncate(keep);
+    text.push_str(&mark);
+    text
 }
 
 /// Redaction counts per rule, as the health record shows them.
@@ -71,6 +95,7 @@ impl Preparer {
         Ok(Preparer {
             install_id,
             redactor: Redactor::new(config)?,
+            content_max: config.otlp_content.then_some(config.otlp_content_max_bytes),
         })
     }
 
@@ -83,6 +108,7 @@ impl Preparer {
     pub fn prepare(&self, row: Claimed, counts: &mut Counts) -> Result<OutEvent, String> {
         let raw =
             String::from_utf8(row.payload).map_err(|_| "payload is not valid UTF-8".to_owned())?;
+        let carried = self.content_of(row.id, row.spans, &raw);
         let payload = self
             .payload(raw, counts)
             .map_err(|e| format!("payload is not valid JSON: {e}"))?;
@@ -98,10 +124,17 @@ impl Preparer {
             .as_deref()
             .map_or_else(|| vocabulary::kind_of(&row.client, &row.event), Kind::parse);
         let mut span_usage = row.span_usage;
-        let mut spans = Vec::with_capacity(row.spans.len());
-        for s in row.spans {
+        let mut spans = Vec::with_capacity(carried.len());
+        for (s, result) in carried {
             let usage = span_usage.remove(&(s.session.clone(), s.turn));
-            let mut out = OutSpan::build(s, &self.install_id, |k, v| self.field(k, v, counts));
+            let mut out = OutSpan::build(s, &self.install_id, result, |k, v| {
+                match (k, self.content_max) {
+                    (spans::ARGUMENTS | spans::RESULT, Some(max)) => {
+                        self.content(k, v, max, counts)
+                    }
+                    _ => self.field(k, v, counts),
+                }
+            });
             if out.kind == SpanKind::Turn {
                 out.usage = usage.map(|t| self.tokens(t, counts));
             }
@@ -123,6 +156,56 @@ impl Preparer {
             spans,
             span,
         })
+    }
+
+    /// The spans row `id` carries, each with its result when content is sent: a tool call
+    /// this row completes takes it (and its arguments, when its start had none) from the
+    /// row's payload. Without content, arguments kept from before are dropped.
+    fn content_of(&self, id: i64, spans: Vec<Span>, raw: &str) -> Vec<(Span, Option<String>)> {
+        let ends_here =
+            |s: &Span| s.kind == SpanKind::Tool && s.end_event == Some(id) && !s.incomplete;
+        if self.content_max.is_none() || !spans.iter().any(ends_here) {
+            let off = self.content_max.is_none();
+            return spans
+                .into_iter()
+                .map(|mut s| {
+                    if off {
+                        s.arguments = None;
+                    }
+                    (s, None)
+                })
+                .collect();
+        }
+        let found = Content::read(raw.as_bytes());
+        spans
+            .into_iter()
+            .map(|mut s| {
+                if !ends_here(&s) {
+                    return (s, None);
+                }
+                if s.arguments.is_none() {
+                    s.arguments.clone_from(&found.arguments);
+                }
+                (s, found.result.clone())
+            })
+            .collect()
+    }
+
+    /// THE content call site: a tool call's arguments or result (JSON text) redacted as a
+    /// payload is, a JSON string sent as its text, then cut to `max` bytes (cut after
+    /// redaction, so a cut never leaves half a secret to go unrecognised).
+    fn content(&self, key: &str, json: String, max: usize, counts: &mut Counts) -> String {
+        let redacted = match self.redactor.redact_json(&json, counts) {
+            Ok(Cow::Borrowed(_)) => json,
+            Ok(Cow::Owned(redacted)) => redacted,
+            // Not JSON after all: judged whole, as an envelope field.
+            Err(_) => self.field(key, json, counts),
+        };
+        let text = match serde_json::from_str::<String>(&redacted) {
+            Ok(text) => text,
+            Err(_) => redacted,
+        };
+        cut(text, max)
     }
 
     /// THE envelope call site: one captured string field, judged with its key.

@@ -1,14 +1,14 @@
-//! The daemon's side of trace assembly: run `shared::assemble` over new rows before each
-//! claim (so every claimed row already carries the spans it closes), hand each claimed row
-//! its spans and the span it belongs to, and the outgoing span record those become in
-//! `prepare`, every captured string in it redacted there. Never encodes or sends.
+//! The daemon's side of trace assembly: run `shared::assemble` over new rows in each
+//! claim's own transaction (so every claimed row already carries the spans it closes), hand
+//! each claimed row its spans and the span it belongs to, and the outgoing span record
+//! those become in `prepare`, every captured string in it redacted there. Never encodes or
+//! sends.
 
-use std::time::Duration;
-
-use crate::shared::assemble::{self, Member, SpanKind, claimed, ids, store};
+use crate::shared::assemble::{self, Assembler, Member, Settings, SpanKind, claimed, ids, store};
+use crate::shared::config::Config;
 use crate::shared::store::{Outbox, StoreError};
 
-use super::queue::Claimed;
+use super::queue::{self, Claimed};
 use super::usage::turns::Tokens;
 
 /// Rows folded in per transaction: hooks wait for the write lock no longer than this takes.
@@ -39,14 +39,23 @@ pub struct OutSpan {
     pub incomplete: bool,
     /// A turn's tokens (`prepare` sets them), for the `gen_ai.usage.*` attributes.
     pub usage: Option<Tokens>,
+    /// A tool call's arguments and result (`otlp_content` only): redacted, then cut.
+    pub arguments: Option<String>,
+    pub result: Option<String>,
 }
+
+/// The keys `OutSpan::build` hands tool call content to `redact` under.
+pub const ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+pub const RESULT: &str = "gen_ai.tool.call.result";
 
 impl OutSpan {
     /// The outgoing record of a closed span: ids from the raw values (hashes only), every
-    /// string through `redact(key, value)`.
+    /// string through `redact(key, value)`; a tool call's content (`result`, from the event
+    /// that ends it, and its arguments) under `ARGUMENTS` and `RESULT`.
     pub fn build(
         span: assemble::Span,
         install: &str,
+        result: Option<String>,
         mut redact: impl FnMut(&str, String) -> String,
     ) -> OutSpan {
         let session = span.session.as_str();
@@ -87,6 +96,8 @@ impl OutSpan {
             failed: span.failed,
             incomplete: span.incomplete,
             usage: None,
+            arguments: span.arguments.map(|v| redact(ARGUMENTS, v)),
+            result: result.map(|v| redact(RESULT, v)),
         }
     }
 }
@@ -106,16 +117,25 @@ pub fn ids_of(member: &Member, install: &str) -> ([u8; 16], [u8; 8]) {
     )
 }
 
+/// How assembly runs under `config`.
+pub fn settings(config: &Config) -> Settings {
+    Settings {
+        close_after: config.span_close_after,
+        content: config.otlp_content,
+    }
+}
+
 /// Fold every row not yet assembled into the span tables, a transaction per
 /// `ROWS_PER_PASS`. Returns how many rows were read.
 pub fn assemble_all(
+    assembler: &mut Assembler,
     outbox: &Outbox,
     now_ms: i64,
-    close_after: Duration,
+    settings: Settings,
 ) -> Result<usize, StoreError> {
     let mut read = 0;
     loop {
-        let pass = store::run(outbox, now_ms, close_after, ROWS_PER_PASS)?;
+        let pass = assembler.run(outbox, now_ms, settings, ROWS_PER_PASS, i64::MAX)?;
         read += pass.read;
         if pass.read < ROWS_PER_PASS {
             return Ok(read);
@@ -123,9 +143,55 @@ pub fn assemble_all(
     }
 }
 
+/// Claim a batch (`queue::claim`) and, in the claim's own transaction, assemble every row
+/// up to the last one claimed: one commit, each claimed row's page written once for both,
+/// and no row leaves unassembled. On any error the claim is undone with the pass.
+pub fn claim(
+    assembler: &mut Assembler,
+    outbox: &Outbox,
+    now_ms: i64,
+    config: &Config,
+) -> Result<Vec<Claimed>, StoreError> {
+    let conn = outbox.conn();
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| outbox.sql(e))?;
+    let claimed = (|| {
+        let batch = queue::claim(
+            outbox,
+            now_ms,
+            config.batch_max_events,
+            config.batch_max_bytes,
+        )?;
+        if let Some(last) = batch.last().map(|c| c.id) {
+            while store::cursor(outbox)? < last {
+                let pass = assembler.run(outbox, now_ms, settings(config), ROWS_PER_PASS, last)?;
+                if pass.read == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(batch)
+    })();
+    let end = if claimed.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    match conn.execute_batch(end) {
+        Ok(()) => claimed,
+        Err(e) => {
+            if claimed.is_ok() {
+                // A failed COMMIT may leave the transaction open: close it before retrying.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            claimed.and(Err(outbox.sql(e)))
+        }
+    }
+}
+
 /// Give each claimed row the closed spans it carries out. Returns the rows claimed past
-/// the assembly cursor (a hook inserted them after the last pass): they may close spans not
-/// assembled yet, so they must go back and wait for the next pass.
+/// the assembly cursor (none when `claim` claimed them; a claim made without assembly may
+/// hold some): they may close spans not assembled yet, so they must go back and wait.
 pub fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<Vec<i64>, StoreError> {
     let through = store::cursor(outbox)?;
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();

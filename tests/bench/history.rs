@@ -58,9 +58,13 @@ fn seed(home: &Path) {
     outbox.conn().execute_batch("COMMIT").expect("commit");
     let started = Instant::now();
     difflore::daemon::spans::assemble_all(
+        &mut difflore::shared::assemble::Assembler::default(),
         &outbox,
         difflore::shared::now_ms(),
-        Duration::from_secs(3600),
+        difflore::shared::assemble::Settings {
+            close_after: Duration::from_secs(3600),
+            content: false,
+        },
     )
     .expect("assemble");
     println!(

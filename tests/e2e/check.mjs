@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-const [witnessDir, collector, client] = process.argv.slice(2);
+const [witnessDir, collector, client, statusFile] = process.argv.slice(2);
 const witnessed = fs.existsSync(witnessDir)
   ? fs.readdirSync(witnessDir).sort().map((f) => fs.readFileSync(path.join(witnessDir, f), "utf8"))
   : [];
@@ -53,9 +53,22 @@ for (const p of fired) {
   if ((got.tool ?? null) !== tool) problems.push(`${got.event}: tool ${got.tool}, want ${tool}`);
   if (/^tool\./.test(got.kind) && !got.tool) problems.push(`${got.event}: a tool event without a tool`);
 }
+// `hooks status` must see the hooks the agent just ran, resolving, with nothing blocking them.
+try {
+  const status = JSON.parse(fs.readFileSync(statusFile, "utf8")).agents[0].scopes.user;
+  if (!status.installed || !status.command_resolves || !status.will_run)
+    problems.push(`hooks status: installed ${status.installed}, resolves ${status.command_resolves}, will run ${status.will_run} (${status.blocked})`);
+} catch (e) {
+  problems.push(`hooks status unreadable: ${e.message}`);
+}
 const kinds = new Set(lines.map((l) => l.kind));
 for (const want of ["tool.pre", "tool.post"]) if (!kinds.has(want)) problems.push(`no ${want} event`);
 // The one shell call really ran: its output ("hi") is in a tool.post payload.
 if (!lines.some((l) => l.kind === "tool.post" && /\bhi\b/.test(JSON.stringify(l.payload)))) problems.push("no tool.post shows the command's output");
 const sessions = new Set(lines.map((l) => l.session_id));
-console.log(JSON.stringify({ fired: fired.length, delivered: lines.length, events, sessions: [...sessions], problems }));
+// What the agent did that a reader of the history would not expect from one prompt.
+const notes = [];
+const prompts = lines.filter((l) => l.kind === "prompt.submit").length;
+if (prompts > 1) notes.push(`${prompts} prompt.submit events for one prompt`);
+if (!kinds.has("session.end")) notes.push("no session.end");
+console.log(JSON.stringify({ fired: fired.length, delivered: lines.length, events, sessions: [...sessions], problems, notes }));

@@ -5,7 +5,8 @@
 # with its hooks written by `difflorectl hooks install` into a throw-away HOME and
 # DIFFLORE_HOME. difflored then drains the outbox to a file collector, and
 # tests/e2e/check.mjs checks that every payload the agent handed to the hook arrived there
-# with the right client, kind, session and tool. One line per agent, then a summary.
+# with the right client, kind, session and tool, and that `difflorectl hooks status` sees the
+# hooks as installed and runnable. One line per agent, then a summary.
 # Opt-in: it downloads the agents, so it is not part of `make test` or `make ci`.
 # Usage: tests/e2e/run.sh [agent…]   (default: every agent below)
 # E2E_LATEST=1 takes each agent's newest release; E2E_IGNORE_TERM=1 makes the witness shim
@@ -43,8 +44,9 @@ declare -A WHY_NOT=(
   [cursor]="Cursor's hooks run in the Cursor editor; its CLI is not on the npm registry"
   [windsurf]="Windsurf's hooks run in the Windsurf editor, which has no headless mode"
   [vscode]="VS Code's agent hooks run inside the VS Code editor"
+  [crush]="Crush's npm package downloads its binary from GitHub when installed, which this machine cannot reach"
 )
-WHY_ORDER=(kiro cursor windsurf vscode)
+WHY_ORDER=(kiro crush cursor windsurf vscode)
 # Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
 # registry's own `node` package, into target/e2e/npm/node22.
 NEEDS_NODE22=" kimi qwen-code "
@@ -56,7 +58,8 @@ port_file=$e2e/fake-model.port
 rm -f "$port_file"
 FAKE_MODEL_LOG=$e2e/fake-model.log FAKE_MODEL_PORT_FILE=$port_file node tests/e2e/fake-model.mjs &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+# On any exit, also stop the difflored of the agent being checked, if one is still up.
+trap 'kill $server 2>/dev/null; [[ -n ${DIFFLORE_HOME:-} ]] && "$bin/difflorectl" stop --grace 2s >/dev/null 2>&1' EXIT
 for _ in $(seq 1 50); do [[ -s $port_file ]] && break; sleep 0.1; done
 port=$(cat "$port_file")
 base=http://127.0.0.1:$port
@@ -104,7 +107,9 @@ deliver_and_check() {
     sleep 0.1
   done
   "$bin/difflorectl" stop --grace 5s >/dev/null 2>&1
-  node "$root/tests/e2e/check.mjs" "$work/witness" "$work/collector.ndjson" "$client" >"$work/check.json"
+  # What `hooks status` makes of the files the agent just ran with.
+  (cd "$work/project" && "$bin/difflorectl" hooks status --client "$client" --json) >"$work/status.json" 2>&1
+  node "$root/tests/e2e/check.mjs" "$work/witness" "$work/collector.ndjson" "$client" "$work/status.json" >"$work/check.json"
 }
 
 run_claude_code() {
@@ -197,8 +202,8 @@ run_cline() {
 }
 
 run_opencode() {
-  # OpenCode finds its user configuration, plugins included, under XDG_CONFIG_HOME.
-  export XDG_CONFIG_HOME=$work/xdg
+  # OpenCode finds its user configuration, plugins included, under XDG_CONFIG_HOME (set
+  # for this agent by the main loop, so that hooks status looks there too).
   mkdir -p "$XDG_CONFIG_HOME/opencode"
   cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<JSON
 {"autoupdate": false, "share": "disabled",
@@ -235,6 +240,7 @@ for agent in "${agents[@]}"; do
   }
   version=$(ls -d "$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}" >/dev/null 2>&1 && node -p "require('$e2e/npm/$agent/node_modules/${PACKAGE[$agent]%@*}/package.json').version")
   sandbox "$agent"
+  [[ $agent == opencode ]] && export XDG_CONFIG_HOME=$work/xdg
   fn=run_${agent//-/_}
   why=$($fn 2>&1); rc=$?
   cd "$root"
@@ -247,7 +253,8 @@ for agent in "${agents[@]}"; do
     const rc = Number(process.argv[2]);
     const ok = r.problems.length === 0 && r.fired > 0;
     console.log((ok ? "ok" : "FAIL") + ": agent exit " + rc + ", " + r.fired + " events fired, " + r.delivered +
-      " delivered [" + r.events.join(" ") + "]" + (r.problems.length ? "; " + r.problems.join("; ") : ""));
+      " delivered [" + r.events.join(" ") + "]" + (r.problems.length ? "; " + r.problems.join("; ") : "") +
+      (r.notes.length ? " (note: " + r.notes.join("; ") + ")" : ""));
   ' "$work/check.json" "$rc")
   echo "$agent $version: $verdict"
   [[ $verdict == ok* ]] && ok=$((ok + 1)) || { failed=$((failed + 1)); echo "   logs: $work"; }

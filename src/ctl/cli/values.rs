@@ -55,18 +55,20 @@ impl FromStr for Agent {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Agent, String> {
-        // Agents that are only recognised (Mistral Vibe) have no hooks to install.
-        let installable = |c: &Client| crate::install::INSTALLABLE.contains(c);
-        Client::parse(text)
-            .filter(installable)
-            .map(Agent)
-            .ok_or_else(|| {
-                let names: Vec<&str> = crate::install::INSTALLABLE
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect();
-                format!("not an agent; use {}", names.join(", "))
-            })
+        let names: Vec<&str> = crate::install::INSTALLABLE
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        match Client::parse(text) {
+            Some(c) if crate::install::INSTALLABLE.contains(&c) => Ok(Agent(c)),
+            // Recognised agents whose hooks difflore does not write (Mistral Vibe).
+            Some(c) => Err(format!(
+                "difflore recognises {}'s events but does not write its hooks; use {}",
+                c.as_str(),
+                names.join(", ")
+            )),
+            None => Err(format!("not an agent; use {}", names.join(", "))),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 
 use super::any_value::string;
 use super::{OutEvent, scope};
-use crate::daemon::spans::OutSpan;
+use crate::daemon::spans::{self, OutSpan};
 use crate::shared::assemble::SpanKind;
 
 /// The semantic conventions these spans follow: the GenAI conventions of
@@ -112,6 +112,12 @@ fn span(s: &OutSpan) -> Span {
                 attributes.push(string("gen_ai.tool.call.id", id));
             }
             attributes.push(string("gen_ai.tool.type", tool_type(s.name.as_deref())));
+            if let Some(arguments) = &s.arguments {
+                attributes.push(string(spans::ARGUMENTS, arguments));
+            }
+            if let Some(result) = &s.result {
+                attributes.push(string(spans::RESULT, result));
+            }
         }
     }
     if let Some(model) = &s.model {
