@@ -194,6 +194,19 @@ pub enum Liveness {
     NotRunning,
 }
 
+/// Whether a daemon holds the lock now, and nothing else (the hook's question, when the
+/// WAL is long): a shared lock tried and dropped at once, which a starting daemon's retry
+/// absorbs. A file that cannot be opened or locked says no daemon.
+pub fn daemon_running(paths: &Paths) -> bool {
+    File::open(paths.pid_file()).is_ok_and(|f| {
+        let held = matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock));
+        if !held {
+            let _ = f.unlock();
+        }
+        held
+    })
+}
+
 /// Test the lock without keeping it: a shared lock taken and dropped at once, which a
 /// starting daemon's retry absorbs.
 pub fn probe(paths: &Paths) -> Result<Liveness, PidFileError> {

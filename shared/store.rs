@@ -136,11 +136,17 @@ impl Outbox {
     /// about `limit` long. Call it before inserting.
     /// (TRUNCATE would shrink the file too, but it holds the writer lock through the copy and
     /// a sync of the database, which under I/O load can outlast a concurrent hook's deadline.)
-    pub fn checkpoint_long_wal(&self, limit: u64) -> Result<bool, StoreError> {
+    /// `needed` is asked only of a long WAL: whether the checkpoint is this caller's to make
+    /// (the hook's answer: not while a daemon runs, which bounds the WAL itself).
+    pub fn checkpoint_long_wal(
+        &self,
+        limit: u64,
+        needed: impl FnOnce() -> bool,
+    ) -> Result<bool, StoreError> {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         match std::fs::metadata(&wal) {
-            Ok(meta) if meta.len() > limit => {}
+            Ok(meta) if meta.len() > limit && needed() => {}
             _ => return Ok(false),
         }
         // When the insert that follows starts the WAL over, it also cuts the file back to

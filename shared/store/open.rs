@@ -1,6 +1,7 @@
 //! Opening the outbox: read-write (configured, then migrated) for the hook and the daemon,
 //! or strictly read-only for `status`. Must not create or change anything when read-only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -38,6 +39,10 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// The hook sets this: its close must not checkpoint the WAL (the daemon does that).
     pub skip_checkpoint_on_close: bool,
+    /// The hook sets this: wait for a lock in steps of tens of microseconds, not SQLite's
+    /// 1, 2, 5, 10… ms, so a hook behind a daemon's short write is not held milliseconds
+    /// after the lock is free.
+    pub fine_busy_wait: bool,
     /// Bring an older outbox to `SCHEMA_VERSION`. The hook clears it: it creates a missing
     /// outbox (empty, so fast) but inserts into an existing one as it stands, older or
     /// newer, since a migration may read every row and outlast the agent's patience.
@@ -52,6 +57,7 @@ impl OpenOptions {
             busy_timeout,
             durability: Durability::from_env(),
             skip_checkpoint_on_close: true,
+            fine_busy_wait: true,
             migrate: false,
             progress: None,
         }
@@ -62,6 +68,7 @@ impl OpenOptions {
             busy_timeout: Duration::from_secs(5),
             durability: Durability::from_env(),
             skip_checkpoint_on_close: false,
+            fine_busy_wait: false,
             migrate: true,
             progress: None,
         }
@@ -83,11 +90,20 @@ impl Outbox {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
+        let mut conn =
             Connection::open_with_flags(&path, flags).map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
             })?;
+        if opts.fine_busy_wait {
+            let patience = u64::try_from(opts.busy_timeout.as_micros()).unwrap_or(u64::MAX);
+            FINE_PATIENCE_US.store(patience, Ordering::Relaxed);
+            conn.busy_handler(Some(fine_busy_wait))
+                .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
         let outbox = Outbox { conn, path };
         outbox.configure(opts)?;
         outbox.migrate(opts)?;
@@ -141,7 +157,10 @@ impl Outbox {
 
     fn configure(&self, opts: OpenOptions) -> Result<(), StoreError> {
         let c = &self.conn;
-        c.busy_timeout(opts.busy_timeout).map_err(|e| self.sql(e))?;
+        // The hook's handler was set at open (it needs the connection to itself).
+        if !opts.fine_busy_wait {
+            c.busy_timeout(opts.busy_timeout).map_err(|e| self.sql(e))?;
+        }
         let sync = match opts.durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
@@ -154,6 +173,24 @@ impl Outbox {
         }
         Ok(())
     }
+}
+
+/// The patience of `fine_busy_wait`, in µs: one per process, as the hook opens one outbox.
+static FINE_PATIENCE_US: AtomicU64 = AtomicU64::new(0);
+
+/// SQLite's busy handler for the hook: asked for the `n`th time for one lock, sleep 25 µs
+/// doubled each time up to 1 ms, and give up (SQLITE_BUSY) once the sleeps add up to the
+/// patience.
+fn fine_busy_wait(n: i32) -> bool {
+    // 25, 50, 100, 200, 400, 800, then 1000 µs each time.
+    let step = |i: u32| (25u64 << i.min(6)).min(1000);
+    let n = u32::try_from(n).unwrap_or(0);
+    let waited = 25 * ((1u64 << n.min(6)) - 1) + u64::from(n.saturating_sub(6)) * 1000;
+    if waited >= FINE_PATIENCE_US.load(Ordering::Relaxed) {
+        return false;
+    }
+    std::thread::sleep(Duration::from_micros(step(n)));
+    true
 }
 
 /// A path as an SQLite URI path: `%`, `?` and `#` (and anything not printable) escaped.
@@ -173,6 +210,17 @@ fn uri_path(path: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fine_busy_wait_steps_up_and_gives_up_at_its_patience() {
+        FINE_PATIENCE_US.store(1000, Ordering::Relaxed);
+        // Sleeps of 25, 50, 100, 200, 400 µs (775 in all) fit; the sixth ask would pass 1 ms.
+        for n in 0..6 {
+            assert!(fine_busy_wait(n), "ask {n}");
+        }
+        assert!(!fine_busy_wait(6));
+        assert!(!fine_busy_wait(i32::MAX));
+    }
     use crate::shared::event::classify;
 
     #[test]

@@ -59,7 +59,7 @@ pub fn measure(home: &Path, payload: &[u8], runs: usize) -> Vec<Piece> {
         let outbox =
             Outbox::open(&paths, OpenOptions::hook(Duration::from_millis(500))).expect("outbox");
         next(2, &mut pieces);
-        let _ = outbox.checkpoint_long_wal(1 << 20);
+        let _ = outbox.checkpoint_long_wal(1 << 20, || true);
         next(3, &mut pieces);
         let text = std::str::from_utf8(payload).expect("UTF-8");
         outbox

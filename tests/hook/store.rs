@@ -164,6 +164,32 @@ fn a_long_wal_is_left_alone_while_another_connection_reads() {
 }
 
 #[test]
+fn while_a_daemon_holds_its_lock_the_hook_leaves_the_long_wal_to_it() {
+    let sb = Sandbox::new();
+    assert_silent(&sb.hook(&[], &event("first")));
+    // The daemon's lock, as difflored holds it for its life.
+    let pid_file = difflore::shared::paths::Paths::at(sb.home()).pid_file();
+    let lock = std::fs::File::create(&pid_file).unwrap();
+    lock.lock().unwrap();
+    // 2.5 MB of events: bounded, the WAL would stay under twice the limit.
+    for n in 0..25 {
+        assert_silent(&sb.hook(&[], &big_event(n)));
+    }
+    assert!(
+        wal_len(&sb) > 2 * WAL_LIMIT,
+        "a hook checkpointed although a daemon runs"
+    );
+    drop(lock);
+    // No daemon any more: the next hooks fold the WAL back and cut the file.
+    for n in 0..3 {
+        assert_silent(&sb.hook(&[], &event(&format!("after-{n}"))));
+    }
+    let wal = wal_len(&sb);
+    assert!(wal <= WAL_LIMIT, "WAL file still {wal} bytes long");
+    assert_eq!(rows(&sb).len(), 29);
+}
+
+#[test]
 fn once_checkpointed_the_wal_file_is_cut_back_so_later_hooks_skip_the_checkpoint() {
     let sb = Sandbox::new();
     for n in 0..15 {
