@@ -22,10 +22,11 @@ pub enum Client {
     Kimi,
     Kiro,
     Vibe,
+    Crush,
 }
 
 impl Client {
-    pub const ALL: [Client; 15] = [
+    pub const ALL: [Client; 16] = [
         Client::ClaudeCode,
         Client::Codex,
         Client::Gemini,
@@ -41,6 +42,7 @@ impl Client {
         Client::Kimi,
         Client::Kiro,
         Client::Vibe,
+        Client::Crush,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Client {
             Client::Kimi => "kimi",
             Client::Kiro => "kiro",
             Client::Vibe => "vibe",
+            Client::Crush => "crush",
         }
     }
 
@@ -207,6 +210,10 @@ struct Envelope {
     directory: Option<String>,
     event: Option<PluginEvent>,
     input: Option<PluginInput>,
+    /// Crush names its event in a string `event` (where OpenCode's envelope has an object),
+    /// so only the lenient reader fills this.
+    #[serde(skip)]
+    event_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,6 +358,7 @@ impl Envelope {
                     }),
                 }
             }),
+            event_name: map.get("event").and_then(|v| v.as_str()).map(str::to_owned),
             input: map.get("input").map(|i| PluginInput {
                 tool: i.get("tool").and_then(|v| v.as_str()).map(str::to_owned),
                 session_id: i
@@ -367,6 +375,9 @@ impl Envelope {
         }
         if self.plugin_hook.is_some() {
             return Some(Client::OpenCode);
+        }
+        if self.hook_event_name.is_none() && self.event_name.is_some() {
+            return Some(Client::Crush);
         }
         if self.kind.as_deref() == Some("agent-turn-complete") || self.thread_id.is_some() {
             return Some(Client::Codex);
@@ -488,6 +499,7 @@ impl Envelope {
                 .or(self.kind)
                 .or(self.hook_name)
                 .or(plugin_event)
+                .or(self.event_name)
                 .unwrap_or_else(|| "unknown".to_owned()),
             // Empty strings are skipped, not chosen: Cursor sends `"cwd": ""` for "the
             // workspace default", which must not hide `workspace_roots`.
@@ -611,6 +623,16 @@ mod tests {
             r#"{"hook_event_name":"PreToolUse","session_id":"s","transcript_path":"/h/.claude/projects/p/s.jsonl","tool_name":"Bash","tool_use_id":"t"}"#,
         );
         assert_eq!(claude.client, "claude-code");
+    }
+
+    #[test]
+    fn crush_names_its_event_in_a_string_event() {
+        let f = fields(
+            r#"{"event":"PreToolUse","session_id":"313909e","cwd":"/p","tool_name":"bash","tool_input":{}}"#,
+        );
+        let got = (f.client.as_str(), f.event.as_str(), f.tool.as_deref());
+        assert_eq!(got, ("crush", "PreToolUse", Some("bash")));
+        assert_eq!(f.session_id.as_deref(), Some("313909e"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The only `unsafe` in difflore: thin wrappers over the libc calls std does not offer
-//! (umask, signals, fork/setsid, descriptor hygiene, a process's start time on macOS).
+//! (umask, signals and their dispositions, fork/setsid, descriptor hygiene, a process's
+//! start time on macOS).
 //! Each block states why it is sound.
 #![allow(unsafe_code)]
 
@@ -85,6 +86,27 @@ impl Signal {
             Signal::Hup => libc::SIGHUP,
             Signal::Usr1 => libc::SIGUSR1,
         }
+    }
+}
+
+/// For the hook's short run: a termination request (SIGTERM, SIGINT, SIGHUP) no longer ends
+/// the process between reading an event and storing it. Some agents send SIGTERM to their
+/// hooks as soon as the tool call is over (Kimi Code, then SIGKILL 100 ms later). So that
+/// an agent that never closes the hook's stdin cannot leave it running for ever, SIGALRM
+/// (not ignored) ends the process `deadline` from now: a run that reached its end is gone
+/// long before.
+pub fn finish_despite_termination_requests(deadline: std::time::Duration) {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: setting a signal's disposition to SIG_IGN installs no handler and touches
+        // no memory of ours; it cannot fail for these catchable signals.
+        unsafe {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let secs = deadline.as_secs().clamp(1, u64::from(u32::MAX)) as libc::c_uint;
+    // SAFETY: alarm only schedules SIGALRM for this process, whose default action ends it.
+    unsafe {
+        libc::alarm(secs);
     }
 }
 

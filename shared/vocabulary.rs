@@ -97,6 +97,7 @@ const TABLES: &[(&str, Table)] = &[
     ("kimi", KIMI),
     ("kiro", KIRO),
     ("vibe", VIBE),
+    ("crush", CRUSH),
 ];
 
 /// The normalized kind of `event` as `client` sent it. An unknown client or event is
@@ -260,6 +261,9 @@ const VIBE: Table = &[
     ("post_tool", Kind::ToolPost),
     ("post_agent", Kind::TurnStop),
 ];
+
+/// Charm Crush: the one event its hook reference documents.
+const CRUSH: Table = &[("PreToolUse", Kind::ToolPre)];
 
 const CLAUDE_CODE: Table = &[
     ("SessionStart", Kind::SessionStart),

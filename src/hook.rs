@@ -24,6 +24,10 @@ const IMPORT_PER_HOOK: usize = 4;
 /// A spill file claimed this long ago by a hook that did not finish importing it is
 /// imported by the next hook, so nothing waits for a daemon that may never run.
 const ABANDONED_CLAIM: Duration = Duration::from_secs(60);
+/// How long past its outbox patience a hook may live at all (see
+/// `sys::finish_despite_termination_requests`): time for a spill file, and for an agent
+/// that is slow to close stdin.
+const RUN_DEADLINE_SLACK: Duration = Duration::from_secs(30);
 /// A WAL longer than this is checkpointed by the hook that finds it so (see
 /// `Outbox::checkpoint_long_wal`): about 250 pages, under SQLite's 1000-page auto-checkpoint.
 const WAL_LIMIT_BYTES: u64 = 1 << 20;
@@ -98,6 +102,8 @@ pub fn run(args: &HookArgs) -> HookOutcome {
     if capture_disabled() {
         return HookOutcome::Disabled;
     }
+    // From here the event is read and must be kept: an agent's "stop" waits for that.
+    sys::finish_despite_termination_requests(input::timeout() + RUN_DEADLINE_SLACK);
     let received_ms = now_ms();
     let (client, client_note) = args::client_name(args.client.as_deref());
     let client = client.as_deref();
@@ -136,7 +142,14 @@ fn judge(raw: &[u8], size: usize, cap: usize, client: Option<&str>) -> Result<Fi
     if size > cap {
         return Err(Rejection::TooLarge { cap });
     }
-    classify(raw, client)
+    let mut fields = classify(raw, client)?;
+    if fields.session_id.is_none() && fields.client == "kiro" {
+        // Kiro CLI exports its session id to its hooks instead of sending it.
+        fields.session_id = std::env::var("KIRO_SESSION_ID")
+            .ok()
+            .filter(|s| !s.trim().is_empty() && s.len() <= 256);
+    }
+    Ok(fields)
 }
 
 /// Into the outbox, else a spill file: as an event, or as a rejected row with its reason.

@@ -3,7 +3,8 @@
 //! batches in flight loses nothing (what the collector answered within the grace is
 //! acknowledged, the rest goes back to the queue and is delivered after a restart); and the
 //! failure rules hold under concurrency: a 503 to every batch out backs off once, a poison
-//! event is still isolated, a refused credential still pauses without spending attempts.
+//! event is still isolated, a refused credential still pauses without spending attempts, and
+//! a reload while batches are out finishes them.
 //! Held answers (numbered gates) put the daemon in each state, never timing.
 
 mod common;
@@ -17,6 +18,7 @@ use common::daemon::{self, DaemonGuard, enqueue, write_config};
 use common::{Sandbox, wait_until};
 use difflore::shared::health::Circuit;
 use difflore::shared::pidfile::Liveness;
+use difflore::shared::sys::Signal;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const FOUR: &str = "max_in_flight = 4\nbatch_max_events = 10\nrequest_timeout = \"60s\"";
@@ -247,4 +249,36 @@ fn a_refused_credential_with_four_batches_out_pauses_without_spending_attempts()
     assert_eq!(c.started(), 4, "a paused queue sends nothing more");
     assert_eq!(sb.count("state = 'pending' AND attempts = 0"), 100);
     assert_eq!(sb.count("state = 'dead'"), 0);
+}
+
+#[test]
+fn a_reload_with_four_batches_out_finishes_them_and_delivers_everything_once() {
+    let sb = Sandbox::new();
+    write_config(&sb, FOUR);
+    let c = Collector::start();
+    c.script((0..4).map(|_| Reply::ok().held()));
+    let ids = enqueue(&sb, 100, "reload");
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(wait_until(LIMIT, || c.started() == 4), "{}", d.log_text());
+    // A new sink while the old one has four batches out: they finish on the old one.
+    d.signal(Signal::Hup);
+    assert!(
+        wait_until(LIMIT, || d.log_text().contains("configuration reloaded")),
+        "{}",
+        d.log_text()
+    );
+    c.release();
+    let want = set(&ids);
+    assert!(
+        wait_until(LIMIT, || c.ids() == want
+            && sb.count("state != 'delivered'") == 0),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(c.duplicates(), 0);
+    assert_eq!(delivered_total(&sb), 100);
+    assert!(wait_until(LIMIT, || daemon::health(&sb)
+        .is_some_and(
+            |h| h.circuit == Circuit::Closed && h.last_error.is_none()
+        )));
 }

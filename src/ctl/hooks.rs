@@ -69,6 +69,7 @@ fn locations() -> Result<Locations, CtlError> {
     locations.kimi_home = var("KIMI_CODE_HOME");
     // OpenCode finds its user directory through xdg-basedir: XDG_CONFIG_HOME when not empty.
     locations.xdg_config_home = var("XDG_CONFIG_HOME");
+    locations.crush_global = var("CRUSH_GLOBAL_CONFIG");
     Ok(locations)
 }
 

@@ -86,7 +86,7 @@ impl Daemon {
         let ticket = self.concurrency.launch(self.flights.len() + 1);
         let control = self.control.clone();
         self.flights
-            .launch(sink, control, events, ticket, self.outages);
+            .launch(sink, control, events, ticket, self.epoch);
     }
 
     /// How many batches may be out now: the adapted limit while the collector accepts,
@@ -107,9 +107,11 @@ impl Daemon {
         }
         self.concurrency
             .land(report.ticket, report.first_rtt, report.pushed_back);
-        // Sent before the latest outage was seen: its failure belongs to that outage, and
-        // its success says nothing about the collector now.
-        let current = report.epoch == self.outages;
+        // Sent before the latest outage was seen (or to a sink a reload has replaced): its
+        // failure belongs to that outage, and its success says nothing about the collector
+        // now.
+        let current = report.epoch == self.epoch;
+        let same_sink = report.epoch.sink == self.epoch.sink;
         for outcome in report.outcomes {
             match outcome {
                 Outcome::Accepted(ids) => {
@@ -141,7 +143,12 @@ impl Daemon {
                 }
                 Outcome::Credentials { failure, ids } => {
                     let f = self.secrets.scrub_failure(failure);
-                    self.pause_for_credentials(&f);
+                    // Refused to a sink since replaced (a reload with a new token): the
+                    // new one has not been refused yet.
+                    if same_sink {
+                        self.pause_for_credentials(&f);
+                    }
+                    self.work = true;
                     self.record(Record::Release(ids));
                 }
                 Outcome::Unsent(ids) => {
@@ -215,7 +222,7 @@ impl Daemon {
                 humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
                 self.backoff.failures()
             );
-            self.outages += 1;
+            self.epoch.outages += 1;
             let retry_at = now + delay.as_millis() as i64;
             self.set_gate(Circuit::Open, Some(retry_at));
             self.publisher.error(Some(f.detail.clone()));

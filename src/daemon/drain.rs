@@ -19,7 +19,7 @@ use super::backoff::Backoff;
 use super::concurrency::Concurrency;
 use super::endpoint;
 use super::health::Publisher;
-use super::inflight::{Flights, Report};
+use super::inflight::{Epoch, Flights, Report};
 use super::ledger::Ledger;
 use super::prepare::Preparer;
 use super::queue::{self, Checkpoint};
@@ -45,6 +45,9 @@ const UNSEEN_WRITE_FIRST: Duration = Duration::from_millis(2);
 const UNSEEN_WRITE_LOOKS: u32 = 5;
 /// Transcripts are read for token usage at most this often, while events keep coming.
 const USAGE_EVERY: Duration = Duration::from_secs(1);
+/// While draining, the WAL is checkpointed once it is longer than this (SQLite's own
+/// automatic checkpoint is at 1000 pages, about as long).
+const WAL_LONG: u64 = 4 << 20;
 /// A checkpoint that could not run (a reader held the WAL) is tried again no sooner.
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(100);
 
@@ -97,8 +100,9 @@ pub struct Daemon {
     /// The batches out now, and how many may be.
     pub(super) flights: Flights,
     pub(super) concurrency: Concurrency,
-    /// Outages seen so far: a flight sent before the latest one carries an older count.
-    pub(super) outages: u64,
+    /// Outages seen and sinks built so far: a flight sent before the latest carries older
+    /// counts.
+    pub(super) epoch: Epoch,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
     wake: Wake,
     /// A write reported (when, and looks since) whose commit has not been seen yet.
@@ -130,6 +134,16 @@ impl Daemon {
         let data_version = queue::data_version(&outbox)?;
         let wake = Wake::watch(&paths);
         let concurrency = Concurrency::new(config.max_in_flight);
+        // A WAL started over (after a checkpoint) is cut back to this: its file's length
+        // then says how much the drain has written since.
+        outbox
+            .conn()
+            .query_row(
+                &format!("PRAGMA journal_size_limit = {WAL_LONG}"),
+                [],
+                |_| Ok(()),
+            )
+            .map_err(|e| outbox.sql(e))?;
         let mut daemon = Daemon {
             paths,
             cli_endpoint,
@@ -157,7 +171,7 @@ impl Daemon {
             ledger: Ledger::default(),
             flights: Flights::default(),
             concurrency,
-            outages: 0,
+            epoch: Epoch::default(),
             wake,
             unseen_write: None,
             usage_due: true,
@@ -185,6 +199,7 @@ impl Daemon {
             &self.config,
         );
         self.sink = None;
+        self.epoch.sink += 1;
         let token = endpoint::token(&self.config).ok().flatten();
         let mut secrets = Secrets::new(token.as_deref(), resolved.as_ref().map(|e| e.text()));
         secrets.add(
@@ -292,9 +307,19 @@ impl Daemon {
                 if let Err(e) = self.drain_batch() {
                     self.store_trouble(&e);
                 }
+                if !self.flights.is_empty() {
+                    self.wake.pause();
+                    self.keep_wal_bounded();
+                }
                 // Let the flights (and the signal forwarder) run between claims: a file
                 // sink never awaits, and a long backlog must not hold off SIGTERM.
                 tokio::task::yield_now().await;
+                continue;
+            }
+            if self.flights.is_empty() && self.wake.paused() {
+                // Drained: writes are reported again from here, and one more look finds any
+                // made while they were not.
+                self.wake.resume();
                 continue;
             }
             let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
@@ -307,13 +332,13 @@ impl Daemon {
                 _ = sleep => Woke::Timer,
             };
             match woke {
-                Woke::Landed(report) => self.land(report),
+                Woke::Landed(report) => {
+                    self.land(report);
+                    self.keep_wal_bounded();
+                }
                 // A write is reported when its bytes reach the WAL, a moment before its
                 // commit is visible: while a writer is still at it, look again shortly.
                 // Free, it was our own write or the next look sees the commit.
-                // With every slot taken, the next flight back looks at the outbox anyway
-                // (and the report is most likely of our own acknowledgement).
-                Woke::Write if self.flights.len() >= self.room() => {}
                 Woke::Write => {
                     if queue::writer_active(&self.outbox).unwrap_or(true) {
                         self.unseen_write = Some((Instant::now(), 0));
@@ -461,6 +486,22 @@ impl Daemon {
             self.checkpoint(Checkpoint::Passive)?;
         }
         Ok(())
+    }
+
+    /// A drain commits an assembly pass, a claim and an acknowledgement per batch, and the
+    /// PASSIVE checkpoints SQLite runs after them cannot start the WAL over while hooks read.
+    /// Checkpointed here, between the loop's own writes, once it passes `WAL_LONG`: the WAL
+    /// stays within a few MiB (its file cut back to that when it starts over) instead of
+    /// growing for the whole drain, and the TRUNCATE checkpoint once idle, which holds the
+    /// write lock while it copies, has little to copy.
+    fn keep_wal_bounded(&mut self) {
+        let mut wal = self.outbox.path().as_os_str().to_owned();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LONG)
+            && let Err(e) = self.checkpoint(Checkpoint::Passive)
+        {
+            dlog!("checkpoint during the drain failed: {}", error_chain(&e));
+        }
     }
 
     pub(super) fn import_spills(&mut self) {

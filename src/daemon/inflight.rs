@@ -37,14 +37,21 @@ pub enum Outcome {
     Unsent(Vec<i64>),
 }
 
+/// What the daemon had seen when a flight left: how many outages, and which sink (a
+/// reload builds a new one). A flight's failure after a newer outage is part of that outage,
+/// and nothing a flight of an older sink hears steers the current sink's circuit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Epoch {
+    pub outages: u64,
+    pub sink: u64,
+}
+
 /// A flight's report: its outcomes in the order they happened, and what the concurrency
 /// limit learns from its first answer.
 #[derive(Debug)]
 pub struct Report {
     pub ticket: Ticket,
-    /// The daemon's outage count when the flight left: a failure of a flight sent before
-    /// the latest outage was seen is part of that outage, not a new one.
-    pub epoch: u64,
+    pub epoch: Epoch,
     pub first_rtt: Duration,
     pub pushed_back: bool,
     /// Requests sent beyond the first (bisection, splits).
@@ -85,7 +92,7 @@ impl Flights {
         control: Rc<Control>,
         events: Vec<OutEvent>,
         ticket: Ticket,
-        epoch: u64,
+        epoch: Epoch,
     ) {
         let deadline = self.deadline.subscribe();
         self.out.push(Box::pin(fly(
@@ -127,7 +134,7 @@ async fn fly(
     mut deadline: watch::Receiver<Option<Instant>>,
     events: Vec<OutEvent>,
     ticket: Ticket,
-    epoch: u64,
+    epoch: Epoch,
 ) -> Report {
     let mut report = Report {
         ticket,

@@ -2,11 +2,14 @@
 //! macOS, through the `notify` crate), so the drain loop sleeps until a hook commits to the
 //! outbox instead of polling for it. The hook pays nothing: the kernel reports its write to
 //! the outbox's WAL. Where no watch can be set (or `DIFFLORE_WATCH=off`), the loop's slow
-//! safety check is what finds new rows. Never reads or writes the outbox itself.
+//! safety check is what finds new rows. While the loop is busy draining it pauses the
+//! watch: every flight back looks at the outbox anyway, and each of the daemon's own
+//! commits would otherwise be reported, write by write. Never reads or writes the outbox
+//! itself.
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +28,10 @@ const IDLE_CHECK_MIN: Duration = Duration::from_secs(1);
 
 pub struct Wake {
     /// Kept alive for as long as the watch should last; `None` when there is none.
-    _watcher: Option<RecommendedWatcher>,
+    watcher: Option<RecommendedWatcher>,
+    /// What is watched (the data home, and the spill folder when it could be).
+    watched: Vec<PathBuf>,
+    paused: bool,
     changed: Arc<Notify>,
 }
 
@@ -40,7 +46,9 @@ impl Wake {
                 humantime::format_duration(idle_check())
             );
             return Wake {
-                _watcher: None,
+                watcher: None,
+                watched: Vec::new(),
+                paused: false,
                 changed,
             };
         }
@@ -77,8 +85,14 @@ impl Wake {
                     },
                     humantime::format_duration(idle_check())
                 );
+                let mut watched = vec![paths.home.clone()];
+                if spill_watched {
+                    watched.push(spill);
+                }
                 Wake {
-                    _watcher: Some(w),
+                    watcher: Some(w),
+                    watched,
+                    paused: false,
                     changed,
                 }
             }
@@ -89,11 +103,45 @@ impl Wake {
                     humantime::format_duration(idle_check())
                 );
                 Wake {
-                    _watcher: None,
+                    watcher: None,
+                    watched: Vec::new(),
+                    paused: false,
                     changed,
                 }
             }
         }
+    }
+
+    /// Stop reporting writes while the loop looks at the outbox on its own (a drain).
+    pub fn pause(&mut self) {
+        let Some(w) = self.watcher.as_mut().filter(|_| !self.paused) else {
+            return;
+        };
+        for path in &self.watched {
+            let _ = w.unwatch(path);
+        }
+        self.paused = true;
+    }
+
+    /// Report writes again. The caller looks at the outbox once more afterwards: a write
+    /// made while paused is not reported.
+    pub fn resume(&mut self) {
+        let Some(w) = self.watcher.as_mut().filter(|_| self.paused) else {
+            return;
+        };
+        self.paused = false;
+        for path in &self.watched {
+            if let Err(e) = w.watch(path, RecursiveMode::NonRecursive) {
+                dlog!(
+                    "cannot watch {} for writes again ({e}): the safety check finds new events",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Resolves once the outbox was written to since the last call (at once if it was

@@ -10,6 +10,7 @@ mod cline;
 mod codex;
 pub mod codex_trust;
 mod copilot;
+mod crush;
 mod cursor;
 mod droid;
 mod gemini;
@@ -43,6 +44,7 @@ pub mod timeouts {
         SHORT_TIMEOUT_SECS as CODEX_SESSION_END_SECS, TIMEOUT_SECS as CODEX_SECS,
     };
     pub use super::copilot::TIMEOUT_SECS as COPILOT_SECS;
+    pub use super::crush::TIMEOUT_SECS as CRUSH_SECS;
     pub use super::droid::TIMEOUT_SECS as DROID_SECS;
     pub use super::gemini::TIMEOUT_MS as GEMINI_MS;
     pub use super::kimi::TIMEOUT_SECS as KIMI_SECS;
@@ -51,7 +53,7 @@ pub mod timeouts {
 }
 
 /// The agents whose hooks difflore can write (the others are only recognised).
-pub const INSTALLABLE: [Client; 14] = [
+pub const INSTALLABLE: [Client; 15] = [
     Client::ClaudeCode,
     Client::Codex,
     Client::Gemini,
@@ -66,12 +68,13 @@ pub const INSTALLABLE: [Client; 14] = [
     Client::OpenCode,
     Client::Kimi,
     Client::Kiro,
+    Client::Crush,
 ];
 
 /// The installable agents whose hooks are entries difflore merges into a JSON settings file
 /// of the user's; the others get files of difflore's own (Cline's scripts, OpenCode's plugin)
 /// or tables in a TOML file (Kimi's `[[hooks]]`).
-pub const SETTINGS_FILES: [Client; 11] = [
+pub const SETTINGS_FILES: [Client; 12] = [
     Client::ClaudeCode,
     Client::Codex,
     Client::Gemini,
@@ -83,6 +86,7 @@ pub const SETTINGS_FILES: [Client; 11] = [
     Client::QwenCode,
     Client::Auggie,
     Client::Kiro,
+    Client::Crush,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -158,8 +162,10 @@ pub struct Locations {
     pub codex_home: Option<PathBuf>,
     /// Kimi Code CLI's user directory when moved from `~/.kimi-code` (`KIMI_CODE_HOME`).
     pub kimi_home: Option<PathBuf>,
-    /// `XDG_CONFIG_HOME`, where OpenCode's user configuration lives when it is set.
+    /// `XDG_CONFIG_HOME`, where OpenCode's and Crush's user configuration live when it is set.
     pub xdg_config_home: Option<PathBuf>,
+    /// Crush's user directory when moved (`CRUSH_GLOBAL_CONFIG`).
+    pub crush_global: Option<PathBuf>,
 }
 
 impl Locations {
@@ -170,6 +176,7 @@ impl Locations {
             codex_home: None,
             kimi_home: None,
             xdg_config_home: None,
+            crush_global: None,
         }
     }
 }
@@ -221,6 +228,7 @@ impl Request {
             (scope, Client::OpenCode) => opencode::file(scope, loc),
             (Scope::User, Client::Codex) => codex::user_file(&loc.home, loc.codex_home.as_deref()),
             (Scope::User, Client::Kimi) => kimi::user_file(&loc.home, loc.kimi_home.as_deref()),
+            (Scope::User, Client::Crush) => crush::user_file(loc),
             // Kimi reads no project file; status looks where one would be, and finds nothing.
             (Scope::Project, Client::Kimi) => loc.project.join(".kimi-code/config.toml"),
             (Scope::User, _) => loc.home.join(spec.user_file),
@@ -503,6 +511,7 @@ fn spec(client: Client) -> &'static AgentSpec {
         Client::QwenCode => &qwen::SPEC,
         Client::Auggie => &auggie::SPEC,
         Client::Kiro => &kiro::SPEC,
+        Client::Crush => &crush::SPEC,
         // Guarded by `own_files` and `apply_kimi`: these get files of difflore's own or
         // TOML tables, not a JSON settings file; Vibe is not installable (`plan` refuses it,
         // and the CLI does not offer it).

@@ -44,8 +44,9 @@ declare -A WHY_NOT=(
   [cursor]="Cursor's hooks run in the Cursor editor; its CLI is not on the npm registry"
   [windsurf]="Windsurf's hooks run in the Windsurf editor, which has no headless mode"
   [vscode]="VS Code's agent hooks run inside the VS Code editor"
+  [crush]="Crush's npm package downloads its binary from GitHub when installed, which this machine cannot reach"
 )
-WHY_ORDER=(kiro cursor windsurf vscode)
+WHY_ORDER=(kiro crush cursor windsurf vscode)
 # Agents whose build needs a newer Node.js than the machine's get Node 22 from the npm
 # registry's own `node` package, into target/e2e/npm/node22.
 NEEDS_NODE22=" kimi qwen-code "
@@ -57,7 +58,8 @@ port_file=$e2e/fake-model.port
 rm -f "$port_file"
 FAKE_MODEL_LOG=$e2e/fake-model.log FAKE_MODEL_PORT_FILE=$port_file node tests/e2e/fake-model.mjs &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+# On any exit, also stop the difflored of the agent being checked, if one is still up.
+trap 'kill $server 2>/dev/null; [[ -n ${DIFFLORE_HOME:-} ]] && "$bin/difflorectl" stop --grace 2s >/dev/null 2>&1' EXIT
 for _ in $(seq 1 50); do [[ -s $port_file ]] && break; sleep 0.1; done
 port=$(cat "$port_file")
 base=http://127.0.0.1:$port

@@ -1,7 +1,8 @@
-//! Bad input, `--strict`, the kill switch and a bad `DIFFLORE_HOME`: whatever arrives, the
-//! hook exits 0 (1 only with `--strict`, never 2), prints nothing on stdout and says one line.
+//! Bad input, `--strict`, the kill switch, a bad `DIFFLORE_HOME`, termination requests and
+//! fields from the environment: whatever arrives, the hook exits 0 (1 only with `--strict`,
+//! never 2), prints nothing on stdout and says one line.
 
-use crate::common::{self, Sandbox};
+use crate::common::{self, Sandbox, run_with_stdin};
 use crate::support::{assert_silent, event, one_stderr_line, one_stderr_line_with, only_row};
 
 /// Bytes of a rejected input kept for inspection.
@@ -291,4 +292,74 @@ fn a_nonsense_event_cap_is_ignored_and_the_default_kept() {
     }
     assert_eq!(sb.count("state = 'rejected'"), 5);
     assert_eq!(sb.count("state = 'pending'"), 5);
+}
+
+/// Kimi Code sends its hooks SIGTERM as soon as the tool call is over: a hook still reading
+/// its event (or storing it) finishes, stores it and exits 0 as always.
+#[test]
+fn a_termination_request_mid_event_still_stores_the_event() {
+    use std::io::Write;
+    let sb = Sandbox::new();
+    let payload =
+        br#"{"hook_event_name":"PostToolUse","session_id":"k1","tool_name":"Shell","cwd":"/w"}"#;
+    for sig in ["TERM", "INT", "HUP"] {
+        let mut child = sb
+            .cmd("difflore-hook")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&payload[..20]).unwrap();
+        // Long enough for the hook to be reading stdin (not a timed assertion: sooner or
+        // later, the outcome must be the same).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        stdin.write_all(&payload[20..]).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "SIG{sig}: {out:?}");
+    }
+    assert_eq!(sb.count("session_id = 'k1' AND state = 'pending'"), 3);
+}
+
+/// Kiro CLI sends no session id in its payload; it exports one to its hooks.
+#[test]
+fn a_kiro_event_takes_its_session_from_the_environment() {
+    let sb = Sandbox::new();
+    let payload = br#"{"hook_event_name":"preToolUse","cwd":"/w","tool_name":"execute_bash"}"#;
+    let out = run_with_stdin(
+        sb.cmd("difflore-hook")
+            .args(["--client", "kiro"])
+            .env("KIRO_SESSION_ID", "kiro-sess-1"),
+        payload,
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Another agent's event never borrows Kiro's variable.
+    let out = run_with_stdin(
+        sb.cmd("difflore-hook")
+            .args(["--client", "claude-code"])
+            .env("KIRO_SESSION_ID", "kiro-sess-1"),
+        br#"{"hook_event_name":"Stop","cwd":"/w"}"#,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let sessions: Vec<(String, Option<String>)> = sb
+        .sqlite()
+        .prepare("SELECT client, session_id FROM events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        sessions,
+        [
+            ("kiro".to_owned(), Some("kiro-sess-1".to_owned())),
+            ("claude-code".to_owned(), None)
+        ]
+    );
 }

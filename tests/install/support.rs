@@ -131,6 +131,11 @@ pub fn existing(client: Client) -> Value {
             "model": { "name": "m" },
             "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "say done", "timeout": 1000 } ] } ] }
         }),
+        Client::Crush => json!({
+            "$schema": "https://charm.land/crush.json",
+            "options": { "debug": false },
+            "hooks": { "PreToolUse": [ { "matcher": "^bash$", "command": "./hooks/guard.sh", "timeout": 10 } ] }
+        }),
         Client::Kiro => json!({
             "name": "reviewer",
             "tools": ["fs_read", "execute_bash"],

@@ -169,3 +169,22 @@ fn kimi_hooks_are_tables_in_its_config_and_it_has_no_project_scope() {
         ""
     );
 }
+
+#[test]
+fn crush_follows_crush_global_config_then_xdg_config_home() {
+    let dirs = Dirs::new();
+    let mut crush = dirs.user(Client::Crush);
+    assert_eq!(
+        crush.settings_path(),
+        dirs.home.join(".config/crush/crush.json")
+    );
+    crush.locations.xdg_config_home = Some(dirs.home.join("xdg"));
+    assert_eq!(
+        crush.settings_path(),
+        dirs.home.join("xdg/crush/crush.json")
+    );
+    crush.locations.crush_global = Some(dirs.home.join("cg"));
+    assert_eq!(crush.settings_path(), dirs.home.join("cg/crush.json"));
+    let project = dirs.request(Client::Crush, Scope::Project);
+    assert_eq!(project.settings_path(), dirs.project.join("crush.json"));
+}
