@@ -196,7 +196,9 @@ impl Drainer {
                     .into_iter()
                     .map(|row| self.preparer.prepare(row, &mut self.counts).unwrap())
                     .collect();
-                if self.traces_on && let Some(req) = traces::request(&events, &self.resource) {
+                if self.traces_on
+                    && let Some(req) = traces::request(&events, &self.resource)
+                {
                     spans_sent += req.resource_spans[0].scope_spans[0].spans.len();
                     std::hint::black_box(otlp::encode(&req, Protocol::Protobuf).unwrap());
                 }
@@ -309,7 +311,8 @@ fn main() {
         println!(
             "  live, {what:<17} {:.1} µs/event wall{}",
             per(t.wall),
-            t.cpu.map_or(String::new(), |c| format!(", {:.1} µs/event CPU", per(c)))
+            t.cpu
+                .map_or(String::new(), |c| format!(", {:.1} µs/event CPU", per(c)))
         );
     };
     println!("  live: {live_n} events one at a time, {LIVE_SESSIONS} sessions at work at once");
