@@ -7,10 +7,10 @@ use super::SpanKind;
 const FNV_OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
 const FNV_PRIME: u128 = 0x0000000001000000000000000000013b;
 
-fn fnv1a(parts: &[&[u8]]) -> u128 {
-    let mut hash = FNV_OFFSET;
+/// FNV-1a over `parts` from `hash` on: each part's length first, so ("ab", "c") and
+/// ("a", "bc") differ, and a hash of some leading parts can be continued with the rest.
+fn fnv1a_from(mut hash: u128, parts: &[&[u8]]) -> u128 {
     for part in parts {
-        // Each part's length first, so ("ab", "c") and ("a", "bc") differ.
         for byte in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
             hash ^= u128::from(*byte);
             hash = hash.wrapping_mul(FNV_PRIME);
@@ -19,16 +19,49 @@ fn fnv1a(parts: &[&[u8]]) -> u128 {
     hash
 }
 
+/// The ids of one session's spans: the hash of the parts they all begin with, taken once
+/// (the install id and the session are most of the bytes hashed).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionIds {
+    trace: u128,
+    span: u128,
+}
+
+impl SessionIds {
+    pub fn new(install: &str, session: &str) -> SessionIds {
+        let parts =
+            |tag: &[u8]| fnv1a_from(FNV_OFFSET, &[tag, install.as_bytes(), session.as_bytes()]);
+        SessionIds {
+            trace: parts(b"trace"),
+            span: parts(b"span"),
+        }
+    }
+
+    /// The trace of one turn.
+    pub fn trace_id(&self, turn: i64) -> [u8; 16] {
+        let h = fnv1a_from(self.trace, &[&turn.to_le_bytes()]);
+        // All zeros is the invalid id.
+        h.max(1).to_be_bytes()
+    }
+
+    /// A span: the turn's own (`call` is `None`), or a tool call's or subagent's.
+    pub fn span_id(&self, turn: i64, kind: SpanKind, call: Option<&str>) -> [u8; 8] {
+        let h = fnv1a_from(
+            self.span,
+            &[
+                &turn.to_le_bytes(),
+                kind.as_str().as_bytes(),
+                call.unwrap_or_default().as_bytes(),
+            ],
+        );
+        let folded = ((h >> 64) as u64) ^ (h as u64);
+        folded.max(1).to_be_bytes()
+    }
+}
+
 /// The trace of one turn of a session.
 pub fn trace_id(install: &str, session: &str, turn: i64) -> [u8; 16] {
-    let h = fnv1a(&[
-        b"trace",
-        install.as_bytes(),
-        session.as_bytes(),
-        &turn.to_le_bytes(),
-    ]);
-    // All zeros is the invalid id.
-    h.max(1).to_be_bytes()
+    SessionIds::new(install, session).trace_id(turn)
 }
 
 /// A span: the turn's own (`call` is `None`), or a tool call's or subagent's.
@@ -39,21 +72,30 @@ pub fn span_id(
     kind: SpanKind,
     call: Option<&str>,
 ) -> [u8; 8] {
-    let h = fnv1a(&[
-        b"span",
-        install.as_bytes(),
-        session.as_bytes(),
-        &turn.to_le_bytes(),
-        kind.as_str().as_bytes(),
-        call.unwrap_or_default().as_bytes(),
-    ]);
-    let folded = ((h >> 64) as u64) ^ (h as u64);
-    folded.max(1).to_be_bytes()
+    SessionIds::new(install, session).span_id(turn, kind, call)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ids as the one-shot hash of every part gives them: continuing a session's hash
+    /// changes no id a collector already has.
+    #[test]
+    fn a_sessions_ids_are_the_hash_of_all_their_parts() {
+        let whole = |parts: &[&[u8]]| fnv1a_from(FNV_OFFSET, parts);
+        let turn = 3i64.to_le_bytes();
+        let trace = whole(&[b"trace", b"inst", b"sess", &turn])
+            .max(1)
+            .to_be_bytes();
+        assert_eq!(trace_id("inst", "sess", 3), trace);
+        let h = whole(&[b"span", b"inst", b"sess", &turn, b"tool", b"toolu_1"]);
+        let span = (((h >> 64) as u64) ^ (h as u64)).max(1).to_be_bytes();
+        assert_eq!(
+            span_id("inst", "sess", 3, SpanKind::Tool, Some("toolu_1")),
+            span
+        );
+    }
 
     #[test]
     fn ids_depend_on_every_part_and_nothing_else() {

@@ -76,12 +76,16 @@ impl Memory {
         Ok(memory)
     }
 
-    /// Bring in the stored sessions of `events` not already here.
+    /// Bring in the stored sessions of `events` not already here, each looked up once (a
+    /// new session is in no table yet, whatever the number of its events).
     pub fn sessions_of(&mut self, conn: &Connection, events: &[Event]) -> rusqlite::Result<()> {
-        for id in events.iter().filter_map(|e| e.session.as_deref()) {
-            if !self.state.sessions.contains_key(id) {
-                self.session(conn, id)?;
-            }
+        let missing: BTreeSet<&str> = events
+            .iter()
+            .filter_map(|e| e.session.as_deref())
+            .filter(|id| !self.state.sessions.contains_key(*id))
+            .collect();
+        for id in missing {
+            self.session(conn, id)?;
         }
         Ok(())
     }

@@ -58,23 +58,17 @@ impl OutSpan {
         result: Option<String>,
         mut redact: impl FnMut(&str, String) -> String,
     ) -> OutSpan {
-        let session = span.session.as_str();
-        let trace_id = ids::trace_id(install, session, span.turn);
-        let turn_span = ids::span_id(install, session, span.turn, SpanKind::Turn, None);
-        let span_id = ids::span_id(install, session, span.turn, span.kind, span.call.as_deref());
+        let ids = ids::SessionIds::new(install, &span.session);
+        let trace_id = ids.trace_id(span.turn);
+        let span_id = ids.span_id(span.turn, span.kind, span.call.as_deref());
         let parent_span_id = match (&span.kind, &span.parent) {
             (SpanKind::Turn, _) => None,
-            (_, Some((kind, call))) => {
-                Some(ids::span_id(install, session, span.turn, *kind, Some(call)))
-            }
-            (_, None) => Some(turn_span),
+            (_, Some((kind, call))) => Some(ids.span_id(span.turn, *kind, Some(call))),
+            (_, None) => Some(ids.span_id(span.turn, SpanKind::Turn, None)),
         };
         let previous_turn = (span.kind == SpanKind::Turn && span.turn > 1).then(|| {
             let n = span.turn - 1;
-            (
-                ids::trace_id(install, session, n),
-                ids::span_id(install, session, n, SpanKind::Turn, None),
-            )
+            (ids.trace_id(n), ids.span_id(n, SpanKind::Turn, None))
         });
         let call_id = span
             .call
@@ -104,16 +98,10 @@ impl OutSpan {
 
 /// The trace and span ids of the span an event belongs to, for its log record.
 pub fn ids_of(member: &Member, install: &str) -> ([u8; 16], [u8; 8]) {
-    let session = member.session.as_str();
+    let ids = ids::SessionIds::new(install, &member.session);
     (
-        ids::trace_id(install, session, member.turn),
-        ids::span_id(
-            install,
-            session,
-            member.turn,
-            member.kind,
-            member.call.as_deref(),
-        ),
+        ids.trace_id(member.turn),
+        ids.span_id(member.turn, member.kind, member.call.as_deref()),
     )
 }
 
