@@ -30,6 +30,9 @@ use super::trim::TrimState;
 use super::wake::{self, Wake};
 
 const SPILL_EVERY: Duration = Duration::from_secs(1);
+/// With the spill folder watched, it is listed after a reported write, and otherwise only
+/// this often: listing it is an open of a watched folder, a wake-up of the idle daemon.
+const SPILL_UNREPORTED_EVERY: Duration = Duration::from_secs(30);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 /// An idle daemon's own heartbeats are folded back this often: six of them, a few pages of
 /// WAL, are not worth the three fsyncs of a checkpoint each.
@@ -87,6 +90,8 @@ pub struct Daemon {
     pub(super) work: bool,
     data_version: i64,
     spill_checked: Instant,
+    /// A write was reported since the spill folder was last listed (true at start).
+    spill_hint: bool,
     checkpointed: Instant,
     /// Rows were written or deleted since the last checkpoint.
     pub(super) wrote: bool,
@@ -163,6 +168,7 @@ impl Daemon {
             work: true,
             data_version,
             spill_checked: Instant::now(),
+            spill_hint: true,
             checkpointed: Instant::now(),
             wrote: false,
             heartbeats_written: false,
@@ -340,6 +346,7 @@ impl Daemon {
                 // commit is visible: while a writer is still at it, look again shortly.
                 // Free, it was our own write or the next look sees the commit.
                 Woke::Write => {
+                    self.spill_hint = true;
                     if queue::writer_active(&self.outbox).unwrap_or(true) {
                         self.unseen_write = Some((Instant::now(), 0));
                     }
@@ -452,8 +459,14 @@ impl Daemon {
                 Err(e) => dlog!("reading token usage failed: {}", error_chain(&e)),
             }
         }
-        if self.spill_checked.elapsed() >= SPILL_EVERY {
+        let spill_every = if self.wake.sees_spills() && !self.spill_hint {
+            SPILL_UNREPORTED_EVERY
+        } else {
+            SPILL_EVERY
+        };
+        if self.spill_checked.elapsed() >= spill_every {
             self.spill_checked = Instant::now();
+            self.spill_hint = false;
             self.import_spills();
         }
         if self.sink.is_none() && self.work {

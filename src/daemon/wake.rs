@@ -144,6 +144,12 @@ impl Wake {
         self.paused
     }
 
+    /// Whether a new spill file is reported now (the spill folder is watched, not paused):
+    /// then the folder need not be listed on a timer, which itself wakes the watch.
+    pub fn sees_spills(&self) -> bool {
+        self.watcher.is_some() && !self.paused && self.watched.iter().any(|p| p.ends_with("spill"))
+    }
+
     /// Resolves once the outbox was written to since the last call (at once if it was
     /// while nobody waited).
     pub async fn changed(&self) {
