@@ -71,6 +71,17 @@ fn hook(sb: &Sandbox, client: &str, event: &str, session: &str, transcript: &Pat
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
 
+/// A counter the daemon keeps in `meta` (`usage_skipped`, `usage_through`), if set.
+fn meta(sb: &Sandbox, key: &str) -> Option<i64> {
+    sb.sqlite()
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
 /// (rows, input, output, cache_read, cache_write) recorded for `session`.
 fn usage(sb: &Sandbox, session: &str) -> (i64, i64, i64, i64, i64) {
     sb.sqlite()
@@ -116,14 +127,7 @@ fn claude_code_usage_counts_each_response_once_and_follows_the_transcript() {
         usage(&sb, "c1"),
         d.log_text()
     );
-    let skipped: i64 = sb
-        .sqlite()
-        .query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let skipped = meta(&sb, "usage_skipped").unwrap();
     assert_eq!(skipped, 1);
     // The next response, then the next event: read from where the last look stopped.
     append(&transcript, &[claude_line("c", 100)]);
@@ -254,14 +258,7 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
     let d = DaemonGuard::foreground(&sb, &[]);
     // The daemon has looked (its cursor moved past every event) and recorded nothing.
     assert!(
-        wait_until(LIMIT, || sb
-            .sqlite()
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_through'",
-                [],
-                |r| r.get::<_, i64>(0)
-            )
-            .is_ok_and(|v| v >= 4)),
+        wait_until(LIMIT, || meta(&sb, "usage_through").is_some_and(|v| v >= 4)),
         "{}",
         d.log_text()
     );
@@ -271,14 +268,7 @@ fn a_transcript_path_that_is_not_an_absolute_regular_file_is_not_read() {
     );
     // Each unreadable one (the folder, the FIFO, the missing file) is a counted, logged
     // skip; a relative path is not a transcript at all.
-    let skipped: i64 = sb
-        .sqlite()
-        .query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let skipped = meta(&sb, "usage_skipped").unwrap();
     assert_eq!(skipped, 3, "{}", d.log_text());
     let log = d.log_text();
     assert!(log.contains("not a regular file"), "{log}");
@@ -338,26 +328,12 @@ fn gemini_usage_counts_each_message_once_however_often_it_is_appended() {
     .unwrap();
     hook(&sb, "gemini", "AfterAgent", "g2", &legacy);
     assert!(
-        wait_until(LIMIT, || sb
-            .sqlite()
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_through'",
-                [],
-                |r| r.get::<_, i64>(0)
-            )
-            .is_ok_and(|v| v >= 3)),
+        wait_until(LIMIT, || meta(&sb, "usage_through").is_some_and(|v| v >= 3)),
         "{}",
         d.log_text()
     );
     assert_eq!(usage(&sb, "g2").0, 0);
-    let skipped: i64 = sb
-        .sqlite()
-        .query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'usage_skipped'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let skipped = meta(&sb, "usage_skipped").unwrap();
     assert_eq!(skipped, 0, "the legacy file's lines were not even tried");
 }
 
@@ -546,4 +522,39 @@ fn a_transcript_truncated_in_place_is_read_again_without_counting_twice() {
     hook(&sb, "claude-code", "Stop", "t9", &transcript);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(usage(&sb, "t9"), (3, 36, 35, 12000, 900));
+}
+
+#[test]
+fn absurd_counts_in_a_transcript_are_capped_and_the_views_still_add_them_up() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let transcript = sb.dir.path().join("huge.jsonl");
+    let huge = |id: &str| {
+        let mut v: Value = serde_json::from_str(&claude_line(id, 1)).unwrap();
+        v["message"]["usage"]["output_tokens"] = json!(i64::MAX);
+        v["message"]["usage"]["input_tokens"] = json!(-7);
+        v.to_string()
+    };
+    append(&transcript, &[huge("a"), huge("b")]);
+    hook(&sb, "claude-code", "Stop", "huge", &transcript);
+    let d = DaemonGuard::foreground(&sb, &[]);
+    let cap = 1i64 << 40;
+    assert!(
+        wait_until(LIMIT, || usage(&sb, "huge") == (2, 0, 2 * cap, 8000, 600)),
+        "{:?}\n{}",
+        usage(&sb, "huge"),
+        d.log_text()
+    );
+    let out = sb
+        .cmd("difflorectl")
+        .args(["sessions", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let sessions: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        sessions[0]["tokens"]["output"],
+        json!(2 * cap),
+        "{sessions}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Format, Response, rfc3339_ms, tokens};
+use super::{Format, GeminiCounts, Response, tokens};
 
 pub struct Gemini;
 
@@ -18,18 +18,13 @@ impl Format for Gemini {
             return None;
         }
         let id = v.get("id")?.as_str()?;
-        // `input` is the whole prompt, cached part included; thoughts are billed as output.
-        let input = tokens(t, "input");
-        let cached = tokens(t, "cached").min(input);
-        Some(Response {
-            key: id.to_owned(),
-            at_ms: rfc3339_ms(v.get("timestamp")),
-            model: v.get("model").and_then(Value::as_str).map(str::to_owned),
-            input: input - cached,
-            output: tokens(t, "output") + tokens(t, "thoughts"),
-            cache_read: cached,
-            cache_write: 0,
-        })
+        let counts = GeminiCounts {
+            prompt: tokens(t, "input"),
+            cached: tokens(t, "cached"),
+            candidates: tokens(t, "output"),
+            thoughts: tokens(t, "thoughts"),
+        };
+        Some(counts.response(id, v))
     }
 
     fn carry(&self) -> Option<String> {
@@ -56,6 +51,20 @@ mod tests {
         );
         assert_eq!(r.key, "m1");
         assert_eq!(r.model.as_deref(), Some("gemini-2.5-pro"));
+    }
+
+    #[test]
+    fn the_largest_counts_are_capped_and_nonsense_counts_are_zero() {
+        let max = i64::MAX;
+        let line = json!({"id": "m", "type": "gemini",
+            "tokens": {"input": -5, "cached": 9, "output": max, "thoughts": max}});
+        let r = Gemini.line(&line).unwrap();
+        let cap = super::super::MAX_TOKENS;
+        assert_eq!((r.input, r.output, r.cache_read), (0, 2 * cap, 0));
+        let line = json!({"id": "m", "type": "gemini",
+            "tokens": {"input": 1e300, "cached": "12", "output": u64::MAX}});
+        let r = Gemini.line(&line).unwrap();
+        assert_eq!((r.input, r.output, r.cache_read), (0, 0, 0));
     }
 
     #[test]

@@ -326,9 +326,42 @@ fn rfc3339_ms(v: Option<&serde_json::Value>) -> Option<i64> {
     i64::try_from(ms).ok()
 }
 
+/// Counts in the Gemini API's terms (Gemini CLI, Qwen Code): the prompt count includes its
+/// cached part, and thinking is billed as output.
+struct GeminiCounts {
+    prompt: i64,
+    cached: i64,
+    candidates: i64,
+    thoughts: i64,
+}
+
+impl GeminiCounts {
+    fn response(self, key: &str, v: &serde_json::Value) -> Response {
+        let cached = self.cached.min(self.prompt);
+        Response {
+            key: key.to_owned(),
+            at_ms: rfc3339_ms(v.get("timestamp")),
+            model: v
+                .get("model")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            input: self.prompt - cached,
+            output: self.candidates.saturating_add(self.thoughts),
+            cache_read: cached,
+            cache_write: 0,
+        }
+    }
+}
+
+/// The most tokens one count may say: far beyond any response, and small enough that the
+/// views' sums over millions of them never overflow SQLite's integers.
+const MAX_TOKENS: i64 = 1 << 40;
+
+/// A count as a transcript gives it: not a non-negative integer is 0, and a huge one is
+/// `MAX_TOKENS`.
 fn tokens(v: &serde_json::Value, key: &str) -> i64 {
     v.get(key)
         .and_then(serde_json::Value::as_i64)
         .unwrap_or(0)
-        .max(0)
+        .clamp(0, MAX_TOKENS)
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Format, Response, rfc3339_ms, tokens};
+use super::{Format, GeminiCounts, Response, tokens};
 
 pub struct Qwen;
 
@@ -17,18 +17,13 @@ impl Format for Qwen {
             return None;
         }
         let id = v.get("uuid")?.as_str()?;
-        // The prompt count includes its cached part; thoughts are billed as output.
-        let input = tokens(u, "promptTokenCount");
-        let cached = tokens(u, "cachedContentTokenCount").min(input);
-        Some(Response {
-            key: id.to_owned(),
-            at_ms: rfc3339_ms(v.get("timestamp")),
-            model: v.get("model").and_then(Value::as_str).map(str::to_owned),
-            input: input - cached,
-            output: tokens(u, "candidatesTokenCount") + tokens(u, "thoughtsTokenCount"),
-            cache_read: cached,
-            cache_write: 0,
-        })
+        let counts = GeminiCounts {
+            prompt: tokens(u, "promptTokenCount"),
+            cached: tokens(u, "cachedContentTokenCount"),
+            candidates: tokens(u, "candidatesTokenCount"),
+            thoughts: tokens(u, "thoughtsTokenCount"),
+        };
+        Some(counts.response(id, v))
     }
 
     fn carry(&self) -> Option<String> {

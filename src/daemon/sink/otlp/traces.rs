@@ -125,7 +125,10 @@ fn span(s: &OutSpan) -> Span {
     }
     if let Some(t) = &s.usage {
         // The conventions' input count includes the cache's reads and writes.
-        let input = t.input + t.cache_read + t.cache_write;
+        let input = t
+            .input
+            .saturating_add(t.cache_read)
+            .saturating_add(t.cache_write);
         for (key, n) in [
             ("gen_ai.usage.input_tokens", input),
             ("gen_ai.usage.output_tokens", t.output),
