@@ -1,12 +1,12 @@
 //! What a claimed row needs from assembly, read after the claim: the closed spans it
-//! carries out, and the span it belongs to (for its log record). Read-only; one range
-//! query each per batch (a batch is claimed in id order).
+//! carries out (its `spans` column), and the span it belongs to (for its log record).
+//! Read-only; one range query each per batch (a batch is claimed in id order).
 
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
-use super::store::{SPAN_COLUMNS, span};
+use super::store::decode;
 use super::{Member, Span, SpanKind};
 use crate::shared::store::{Outbox, StoreError};
 use crate::shared::vocabulary::Kind;
@@ -24,15 +24,24 @@ pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<HashMap<i64, Vec<Span
     let wanted: HashSet<i64> = rows.iter().copied().collect();
     let mut stmt = outbox
         .conn()
-        .prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE end_event BETWEEN ?1 AND ?2 ORDER BY id"
-        ))
+        .prepare_cached(
+            "SELECT id, spans FROM events WHERE id BETWEEN ?1 AND ?2 AND spans IS NOT NULL",
+        )
         .map_err(sql)?;
     let mut out: HashMap<i64, Vec<Span>> = HashMap::new();
-    for s in stmt.query_map([lo, hi], span).map_err(sql)? {
-        let s = s.map_err(sql)?;
-        if let Some(row) = s.end_event.filter(|r| wanted.contains(r)) {
-            out.entry(row).or_default().push(s);
+    let mut found = stmt.query([lo, hi]).map_err(sql)?;
+    while let Some(r) = found.next().map_err(sql)? {
+        let row: i64 = r.get(0).map_err(sql)?;
+        if wanted.contains(&row) {
+            let spans = decode(
+                r.get_ref(1)
+                    .map_err(sql)?
+                    .as_str()
+                    .map_err(|e| sql(e.into()))?,
+            );
+            if !spans.is_empty() {
+                out.insert(row, spans);
+            }
         }
     }
     Ok(out)

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{SPAN_COLUMNS, insert, span, update};
+use super::store::{SPAN_COLUMNS, carried_by_row, decode, encode, insert, span, update};
 use super::{Assembled, Event, Key, Session, Span, SpanKind, State};
 
 /// Sessions held in memory before settled ones are forgotten.
@@ -38,22 +38,20 @@ impl Memory {
             rows.insert(s.key(), (id, s.clone()));
             open.push(s);
         }
-        let mut keys = conn.prepare_cached(
-            "SELECT s.session_id, s.turn, s.kind, s.call_id FROM spans s
-             JOIN span_sessions ss ON ss.session_id = s.session_id AND ss.open_turn = s.turn
-             WHERE s.end_event IS NOT NULL AND s.kind != 'turn'",
+        let mut carriers = conn.prepare_cached(
+            "SELECT e.spans FROM span_sessions ss
+             JOIN events e ON e.session_id = ss.session_id AND e.turn = ss.open_turn
+             WHERE ss.open_turn IS NOT NULL AND e.spans IS NOT NULL",
         )?;
-        let done = keys
-            .query_map([], |r| {
-                let kind: String = r.get(2)?;
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    SpanKind::parse(&kind).unwrap_or(SpanKind::Tool),
-                    r.get(3)?,
-                ))
-            })?
-            .collect::<Result<BTreeSet<_>, _>>()?;
+        let mut done = BTreeSet::new();
+        for text in carriers.query_map([], |r| r.get::<_, String>(0))? {
+            done.extend(
+                decode(&text?)
+                    .into_iter()
+                    .filter(|s| s.kind != SpanKind::Turn)
+                    .map(|s| s.key()),
+            );
+        }
         let mut memory = Memory {
             through: 0,
             state: State {
@@ -113,22 +111,34 @@ impl Memory {
         Ok(())
     }
 
-    /// Write what the pass `done` changed: every event's mark, each closed span (updated
-    /// where it was stored open, else inserted), each open span that is new or changed,
-    /// each session that changed.
+    /// Write what the pass `done` changed: every event's mark with the closed spans it
+    /// carries (a span stored open leaves the table), each open span that is new or
+    /// changed, each session that changed.
     pub fn write(&mut self, conn: &Connection, done: &Assembled) -> rusqlite::Result<()> {
-        let mut mark = conn
-            .prepare_cached("UPDATE events SET kind = ?2, call_id = ?3, turn = ?4 WHERE id = ?1")?;
-        for m in &done.marks {
-            mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn])?;
-        }
+        let mut carried: HashMap<i64, Vec<&Span>> = HashMap::new();
         for s in &done.closed {
-            match self.rows.remove(&s.key()) {
-                Some((id, _)) => update(conn, id, s)?,
-                None => {
-                    insert(conn, s)?;
-                }
+            if let Some(row) = s.end_event {
+                carried.entry(row).or_default().push(s);
             }
+            if let Some((id, _)) = self.rows.remove(&s.key()) {
+                conn.prepare_cached("DELETE FROM spans WHERE id = ?1")?
+                    .execute([id])?;
+            }
+        }
+        let mut mark = conn.prepare_cached(
+            "UPDATE events SET kind = ?2, call_id = ?3, turn = ?4, spans = ?5 WHERE id = ?1",
+        )?;
+        for m in &done.marks {
+            let spans = carried.remove(&m.id).map(|s| encode(&s));
+            mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn, spans])?;
+        }
+        // A carrier is always an event of the pass; should one not be, its spans still go
+        // with it, after what it already carries.
+        for (row, spans) in carried {
+            let mut all = carried_by_row(conn, row)?;
+            all.extend(spans.into_iter().cloned());
+            conn.prepare_cached("UPDATE events SET spans = ?2 WHERE id = ?1")?
+                .execute(params![row, encode(&all.iter().collect::<Vec<_>>())])?;
         }
         for s in &self.state.open {
             match self.rows.get_mut(&s.key()) {

@@ -54,7 +54,10 @@ pub struct Event {
     pub facts: Facts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum SpanKind {
     Turn,
     Tool,
@@ -89,8 +92,9 @@ impl SpanKind {
 }
 
 /// A span, open (`end_event` is `None`) or closed. `end_event` is the outbox row whose
-/// outgoing record carries the span out once it is closed.
-#[derive(Debug, Clone, PartialEq)]
+/// outgoing record carries the span out once it is closed; that row keeps it, as JSON in
+/// its `spans` column (`store`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     pub session: String,
     pub turn: i64,

@@ -1,8 +1,9 @@
-//! Assembly's state in the outbox: the `assembled_through` cursor, `span_sessions` and the
-//! `spans` table (open spans, and closed ones until the row that carries them out is sent).
-//! One pass reads the next rows in id order, folds them in with `assemble`, and writes the
-//! marks, what changed in the spans and sessions, and the cursor in one transaction, so a
-//! crash repeats a pass whole or not at all.
+//! Assembly's state in the outbox: the `assembled_through` cursor, `span_sessions`, the
+//! `spans` table (open spans) and each event's marks and the closed spans it carries out
+//! (its `spans` column, JSON), which go with the row. One pass reads the next rows in id
+//! order, folds them in with `assemble`, and writes the marks, what changed in the spans
+//! and sessions, and the cursor in one transaction, so a crash repeats a pass whole or not
+//! at all.
 //!
 //! The outbox is the state's durable copy; `Assembler` keeps a copy in memory between
 //! passes (`memory`), trusted only while the cursor is where its last pass left it, and
@@ -10,7 +11,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::content::Content;
 use super::memory::Memory;
@@ -49,16 +50,11 @@ pub struct Pass {
     pub closed: usize,
 }
 
-/// Closed spans written between two sweeps of the ones whose carrier is gone.
-const SWEEP_EVERY: usize = 1000;
-
 /// Runs the passes, keeping the state between them. One per outbox connection that holds
 /// the daemon's lock: nothing else writes the span tables.
 #[derive(Debug, Default)]
 pub struct Assembler {
     memory: Option<Memory>,
-    /// Closed spans written since the last sweep; `None` before the first.
-    since_sweep: Option<usize>,
 }
 
 impl Assembler {
@@ -91,17 +87,6 @@ impl Assembler {
         let done = assemble(&mut memory.state, &events, now_ms, settings.close_after);
         let scope = Scope::begin(conn).map_err(sql)?;
         memory.write(conn, &done).map_err(sql)?;
-        // Closed spans whose carrier is gone, delivered or dead will never be sent; those
-        // of an open turn stay until it ends (`State::done`). Swept once a backlog is
-        // caught up, not on every pass through it, and then once enough have piled up
-        // that a sweep finds work (the first pass of an assembler always sweeps).
-        let written = self
-            .since_sweep
-            .map_or(usize::MAX, |n| n.saturating_add(done.closed.len()));
-        let swept = read < limit && written >= SWEEP_EVERY;
-        if swept {
-            sweep(conn).map_err(sql)?;
-        }
         conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = ?2")
             .and_then(|mut s| s.execute(params![last.to_string(), CURSOR]))
             .map_err(sql)?;
@@ -109,7 +94,6 @@ impl Assembler {
         memory.through = last;
         memory.forget_settled();
         self.memory = Some(memory);
-        self.since_sweep = Some(if swept { 0 } else { written });
         Ok(Pass {
             read,
             closed: done.closed.len(),
@@ -205,15 +189,26 @@ impl Drop for Scope<'_> {
     }
 }
 
-fn sweep(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "DELETE FROM spans WHERE end_event IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM events e WHERE e.id = spans.end_event
-             AND e.state IN ('pending', 'in_flight'))
-         AND NOT EXISTS (SELECT 1 FROM span_sessions ss
-             WHERE ss.session_id = spans.session_id AND ss.open_turn = spans.turn)",
-    )?
-    .execute([])
+/// The closed spans a row carries, as its `spans` column holds them.
+pub(super) fn encode(spans: &[&Span]) -> String {
+    // A span is strings, numbers and booleans: it always serializes.
+    serde_json::to_string(spans).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A `spans` column read back. Only assembly writes it, so text it cannot read (a damaged
+/// database) carries nothing rather than failing the drain.
+pub(super) fn decode(text: &str) -> Vec<Span> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// What row `row` carries now.
+pub(super) fn carried_by_row(conn: &Connection, row: i64) -> rusqlite::Result<Vec<Span>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT spans FROM events WHERE id = ?1")?
+        .query_row([row], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(text.as_deref().map(decode).unwrap_or_default())
 }
 
 /// A new span row; returns its id.

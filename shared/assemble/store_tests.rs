@@ -79,6 +79,7 @@ fn tables(db: &Outbox) -> Vec<String> {
                 start_event, start_ms, end_event, end_ms, failed, incomplete, arguments
          FROM spans ORDER BY session_id, turn, kind, call_id",
         "SELECT session_id, client, turns, open_turn, last_ms, ended_ms FROM span_sessions",
+        "SELECT id, kind, call_id, turn, spans FROM events ORDER BY id",
     ] {
         let mut stmt = db.conn().prepare(sql).unwrap();
         let n = stmt.column_count();
@@ -144,7 +145,7 @@ fn passes_of_any_size_through_the_tables_agree() {
 }
 
 #[test]
-fn spans_leave_the_table_once_their_carrier_is_delivered_and_their_turn_is_over() {
+fn the_table_holds_only_open_spans_and_closed_ones_go_with_their_carrier() {
     let dir = tempfile::tempdir().unwrap();
     let db = outbox(&dir);
     let mut assembler = Assembler::default();
@@ -154,20 +155,55 @@ fn spans_leave_the_table_once_their_carrier_is_delivered_and_their_turn_is_over(
             .query_row("SELECT count(*) FROM spans", [], |r| r.get(0))
             .unwrap()
     };
-    // Four closed, the second turn open.
-    assert_eq!(count(&db), 5);
+    // The second turn is open; the four closed spans are in their carriers.
+    assert_eq!(count(&db), 1);
+    let carried = spans(&db);
+    assert_eq!(carried.len(), 4, "{carried:#?}");
+    assert!(carried.iter().all(|s| s.end_event.is_some()));
     db.conn()
-        .execute("UPDATE events SET state = 'delivered'", [])
+        .execute("DELETE FROM events WHERE id < 10", [])
         .unwrap();
-    let fields = Fields {
-        client: "claude-code".into(),
-        event: "Notification".into(),
-        session_id: Some("s".into()),
-        cwd: None,
-        tool: None,
-    };
-    db.insert(11_000, &fields, "{}").unwrap();
-    // A restarted daemon's first pass sweeps (a running one, every thousand spans).
+    assert!(
+        spans(&db).is_empty(),
+        "delivered, their spans went with them"
+    );
+    // A restarted daemon finds the open turn where it was.
     run(&db, &mut assembler, true, 100);
-    assert_eq!(count(&db), 1, "only the open turn is left");
+    assert_eq!(count(&db), 1);
+}
+
+#[test]
+fn after_a_restart_a_start_repeated_in_the_open_turn_makes_no_second_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap();
+    let insert = |at: i64, event: &str, tool: Option<&str>, payload: &str| {
+        let fields = Fields {
+            client: "claude-code".into(),
+            event: event.into(),
+            session_id: Some("s".into()),
+            cwd: None,
+            tool: tool.map(str::to_owned),
+        };
+        db.insert(at, &fields, payload).unwrap();
+    };
+    insert(1_000, "UserPromptSubmit", None, "{}");
+    insert(2_000, "PreToolUse", Some("Bash"), r#"{"tool_use_id":"t1"}"#);
+    insert(
+        3_000,
+        "PostToolUse",
+        Some("Bash"),
+        r#"{"tool_use_id":"t1"}"#,
+    );
+    let mut assembler = Assembler::default();
+    run(&db, &mut assembler, false, 100);
+    // The hook registered twice: the same start again, seen by a restarted daemon.
+    insert(3_001, "PreToolUse", Some("Bash"), r#"{"tool_use_id":"t1"}"#);
+    insert(4_000, "Stop", None, "{}");
+    run(&db, &mut assembler, true, 100);
+    let tools: Vec<Span> = spans(&db)
+        .into_iter()
+        .filter(|s| s.kind == SpanKind::Tool)
+        .collect();
+    assert_eq!(tools.len(), 1, "{tools:#?}");
+    assert!(!tools[0].incomplete);
 }

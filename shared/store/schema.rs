@@ -8,8 +8,10 @@ use rusqlite::ErrorCode;
 use super::{OpenOptions, Outbox, StoreError};
 
 mod v4;
+mod v5;
 
 use v4::SCHEMA_V4;
+use v5::SCHEMA_V5;
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
@@ -20,7 +22,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 impl Outbox {
     /// The refusal of an outbox whose schema `found` is newer than this build.
@@ -147,6 +149,12 @@ impl Outbox {
             self.keep_delivered_rows()?;
             self.conn
                 .execute_batch(SCHEMA_V4)
+                .map_err(|e| self.sql(e))?;
+        }
+        if found < 5 {
+            step(5);
+            self.conn
+                .execute_batch(SCHEMA_V5)
                 .map_err(|e| self.sql(e))?;
         }
         // Later versions add `if found < N { step(N); … }` steps here.

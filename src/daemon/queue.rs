@@ -303,6 +303,24 @@ mod tests {
     use crate::shared::paths::Paths;
     use crate::shared::store::OpenOptions;
 
+    #[test]
+    fn the_claim_is_compiled_once_not_on_every_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[10]);
+        for now in 0..20 {
+            let ids: Vec<i64> = claim(&outbox, 1000 + now, 500, 1 << 20)
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            reclaim_all(&outbox).unwrap();
+            assert_eq!(ids.len(), 1);
+        }
+        let stmt = outbox.conn().prepare_cached(CLAIM).unwrap();
+        // At most once: a statement may be compiled again after its first binding.
+        assert!(stmt.get_status(rusqlite::StatementStatus::RePrepare) <= 1);
+    }
+
     fn outbox_with(dir: &tempfile::TempDir, payload_sizes: &[usize]) -> Outbox {
         let outbox = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap();
         let f = classify(br#"{"hook_event_name":"Stop"}"#, None).unwrap();
