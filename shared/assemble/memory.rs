@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{SPAN_COLUMNS, carried_by_row, decode, encode, insert, span, update};
+use super::store::{SPAN_COLUMNS, decode, encode, insert, span, update};
 use super::{Assembled, Event, Key, Session, Span, SpanKind, State};
 
 /// Sessions held in memory before settled ones are forgotten.
@@ -132,14 +132,8 @@ impl Memory {
             let spans = carried.remove(&m.id).map(|s| encode(&s));
             mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn, spans])?;
         }
-        // A carrier is always an event of the pass; should one not be, its spans still go
-        // with it, after what it already carries.
-        for (row, spans) in carried {
-            let mut all = carried_by_row(conn, row)?;
-            all.extend(spans.into_iter().cloned());
-            conn.prepare_cached("UPDATE events SET spans = ?2 WHERE id = ?1")?
-                .execute(params![row, encode(&all.iter().collect::<Vec<_>>())])?;
-        }
+        // `assemble` closes a span only with one of the events it was given as carrier.
+        debug_assert!(carried.is_empty(), "spans carried by no event of the pass");
         for s in &self.state.open {
             match self.rows.get_mut(&s.key()) {
                 Some((id, stored)) => {

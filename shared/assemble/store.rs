@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 
 use super::content::Content;
 use super::memory::Memory;
@@ -199,16 +199,6 @@ pub(super) fn encode(spans: &[&Span]) -> String {
 /// database) carries nothing rather than failing the drain.
 pub(super) fn decode(text: &str) -> Vec<Span> {
     serde_json::from_str(text).unwrap_or_default()
-}
-
-/// What row `row` carries now.
-pub(super) fn carried_by_row(conn: &Connection, row: i64) -> rusqlite::Result<Vec<Span>> {
-    let text: Option<String> = conn
-        .prepare_cached("SELECT spans FROM events WHERE id = ?1")?
-        .query_row([row], |r| r.get(0))
-        .optional()?
-        .flatten();
-    Ok(text.as_deref().map(decode).unwrap_or_default())
 }
 
 /// A new span row; returns its id.

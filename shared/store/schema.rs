@@ -171,6 +171,19 @@ impl Outbox {
     }
 }
 
+/// A raw outbox at schema `version`, built by running `steps` as older builds did.
+#[cfg(test)]
+fn raw_outbox(dir: &tempfile::TempDir, steps: &[&str], version: i64) -> rusqlite::Connection {
+    let raw = rusqlite::Connection::open(dir.path().join("outbox.db")).unwrap();
+    raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    for step in steps {
+        raw.execute_batch(step).unwrap();
+    }
+    raw.pragma_update(None, "user_version", version).unwrap();
+    raw
+}
+
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -282,11 +295,7 @@ mod tests {
     #[test]
     fn a_version_1_outbox_gets_the_state_index_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .unwrap();
-        raw.execute_batch(SCHEMA_V1).unwrap();
-        raw.pragma_update(None, "user_version", 1).unwrap();
+        let raw = raw_outbox(&dir, &[SCHEMA_V1], 1);
         raw.execute(
             "INSERT INTO events (received_ms, client, event, payload, size) \
              VALUES (7, 'claude', 'Stop', '{}', 2)",
@@ -318,12 +327,7 @@ mod tests {
     #[test]
     fn a_version_2_outbox_gains_the_capture_model_and_keeps_its_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .unwrap();
-        raw.execute_batch(SCHEMA_V1).unwrap();
-        raw.execute_batch(SCHEMA_V2).unwrap();
-        raw.pragma_update(None, "user_version", 2).unwrap();
+        let raw = raw_outbox(&dir, &[SCHEMA_V1, SCHEMA_V2], 2);
         raw.execute(
             "INSERT INTO events (received_ms, client, event, payload, size) \
              VALUES (7, 'codex', 'Stop', '{}', 2)",

@@ -103,9 +103,8 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('usage_skipped', '0');
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
 
-    use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION};
+    use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION, raw_outbox};
     use crate::shared::paths::Paths;
     use crate::shared::store::{OpenOptions, Outbox};
 
@@ -116,12 +115,7 @@ mod tests {
     #[test]
     fn a_version_2_outbox_learns_the_delivered_state_and_keeps_its_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .unwrap();
-        raw.execute_batch(SCHEMA_V1).unwrap();
-        raw.execute_batch(SCHEMA_V2).unwrap();
-        raw.pragma_update(None, "user_version", 2).unwrap();
+        let raw = raw_outbox(&dir, &[SCHEMA_V1, SCHEMA_V2], 2);
         raw.execute(
             "INSERT INTO events (received_ms, client, event, payload, size) \
              VALUES (7, 'claude', 'Stop', '{}', 2)",

@@ -34,10 +34,9 @@ DROP INDEX IF EXISTS spans_closed_by;
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
 
     use super::super::v4::SCHEMA_V4;
-    use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION};
+    use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION, raw_outbox};
     use crate::shared::assemble::claimed::carried_by;
     use crate::shared::assemble::{Span, SpanKind};
     use crate::shared::paths::Paths;
@@ -46,14 +45,7 @@ mod tests {
     #[test]
     fn a_version_4_outbox_moves_its_closed_spans_into_their_carriers() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = Connection::open(dir.path().join("outbox.db")).unwrap();
-        raw.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .unwrap();
-        for step in [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3] {
-            raw.execute_batch(step).unwrap();
-        }
-        raw.execute_batch(SCHEMA_V4).unwrap();
-        raw.pragma_update(None, "user_version", 4).unwrap();
+        let raw = raw_outbox(&dir, &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4], 4);
         for (id, event) in [(1, "PreToolUse"), (2, "PostToolUse"), (3, "PreToolUse")] {
             raw.execute(
                 "INSERT INTO events (id, received_ms, client, event, session_id, payload, size)
