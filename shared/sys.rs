@@ -1,7 +1,7 @@
-//! The only `unsafe` in difflore: thin wrappers over the libc calls std does not offer
+//! The only `unsafe` in difflore, with the one registration of `TimerFd` with tokio's
+//! poller in the daemon's timer: thin wrappers over the libc calls std does not offer
 //! (umask, signals and their dispositions, fork/setsid, descriptor hygiene, a process's
-//! start time on macOS).
-//! Each block states why it is sound.
+//! start time on macOS, a timer descriptor on Linux). Each block states why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -202,4 +202,99 @@ pub fn hostname() -> Option<String> {
     let len = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     let name = std::str::from_utf8(&buf[..len]).ok()?.trim();
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A one-shot monotonic timer as a descriptor (Linux `timerfd`), for a poller to wait on:
+/// it becomes readable at the deadline it was armed for, and not before.
+#[cfg(target_os = "linux")]
+pub struct TimerFd(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl TimerFd {
+    /// A disarmed, non-blocking timer, closed on exec.
+    pub fn new() -> io::Result<TimerFd> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: no pointers are passed; the result is checked before it is used.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        Ok(TimerFd(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Fire once, `after` from now (at least a nanosecond: zero would disarm). Arming
+    /// again replaces the deadline and forgets an expiry not yet read.
+    pub fn arm(&self, after: std::time::Duration) -> io::Result<()> {
+        let secs = after.as_secs().min(i32::MAX as u64);
+        let nanos = if secs == 0 {
+            after.subsec_nanos().max(1)
+        } else {
+            after.subsec_nanos()
+        };
+        self.set(libc::timespec {
+            tv_sec: secs as libc::time_t,
+            tv_nsec: nanos as libc::c_long,
+        })
+    }
+
+    /// Never fire (until armed again); an expiry not yet read is forgotten.
+    pub fn disarm(&self) -> io::Result<()> {
+        self.set(libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        })
+    }
+
+    /// Whether the timer fired since it was last armed (and reads that expiry). `false`
+    /// when it has not yet: the descriptor is non-blocking.
+    pub fn fired(&self) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let mut count = 0u64;
+        // SAFETY: reads at most 8 bytes into `count`, which is 8 bytes and outlives the call.
+        let n = unsafe { libc::read(self.0.as_raw_fd(), (&raw mut count).cast(), 8) };
+        match n {
+            8 => Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn set(&self, value: libc::timespec) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: value,
+        };
+        // SAFETY: `spec` is a valid itimerspec that outlives the call; the old value is not
+        // asked for (null is allowed).
+        let rc =
+            unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl std::os::fd::AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
 }

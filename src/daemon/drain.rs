@@ -26,6 +26,7 @@ use super::queue::{self, Checkpoint};
 use super::secret::Secrets;
 use super::signals::Control;
 use super::sink::Sink;
+use super::timer::Timer;
 use super::trim::TrimState;
 use super::wake::{self, Wake};
 
@@ -281,6 +282,7 @@ impl Daemon {
     /// deadline to come back.
     pub async fn run(&mut self) {
         let idle_check = wake::idle_check();
+        let timer = Timer::new();
         while !self.control.stopping() {
             if self.control.take_reload() {
                 self.reload();
@@ -328,7 +330,7 @@ impl Daemon {
                 self.wake.resume();
                 continue;
             }
-            let sleep = tokio::time::sleep_until(self.next_look(idle_check).into());
+            let sleep = timer.sleep_until(self.next_look(idle_check));
             let woke = tokio::select! {
                 Some(report) = self.flights.next(), if !self.flights.is_empty() => {
                     Woke::Landed(report)
@@ -337,6 +339,9 @@ impl Daemon {
                 _ = self.wake.changed() => Woke::Write,
                 _ = sleep => Woke::Timer,
             };
+            if !matches!(woke, Woke::Timer) {
+                timer.cancel();
+            }
             match woke {
                 Woke::Landed(report) => {
                     self.land(report);

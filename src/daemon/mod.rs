@@ -21,6 +21,7 @@ pub mod secret;
 pub mod signals;
 pub mod sink;
 pub mod spans;
+mod timer;
 pub mod trim;
 mod usage;
 mod wake;
