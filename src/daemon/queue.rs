@@ -114,20 +114,21 @@ pub fn claim(
 }
 
 /// Delivered: keep the rows as local history (`keep_history`, trimmed later) or, with no
-/// history kept, delete them; and count them, in one transaction.
+/// history kept, delete them; and count them, in one transaction. One statement per run of
+/// consecutive ids (a batch is usually one run): a statement per row was most of the ack.
 pub fn ack(outbox: &Outbox, ids: &[i64], keep_history: bool) -> Result<usize, StoreError> {
     let done = if keep_history {
         "UPDATE events SET state = 'delivered', claimed_ms = NULL
-         WHERE id = ?1 AND state = 'in_flight'"
+         WHERE id BETWEEN ?1 AND ?2 AND state = 'in_flight'"
     } else {
-        "DELETE FROM events WHERE id = ?1 AND state = 'in_flight'"
+        "DELETE FROM events WHERE id BETWEEN ?1 AND ?2 AND state = 'in_flight'"
     };
     in_tx(outbox, |tx| {
         let mut deleted = 0;
         {
             let mut del = tx.prepare_cached(done).map_err(|e| outbox.sql(e))?;
-            for id in ids {
-                deleted += del.execute([id]).map_err(|e| outbox.sql(e))?;
+            for (first, last) in runs(ids) {
+                deleted += del.execute([first, last]).map_err(|e| outbox.sql(e))?;
             }
         }
         tx.execute(
@@ -137,6 +138,22 @@ pub fn ack(outbox: &Outbox, ids: &[i64], keep_history: bool) -> Result<usize, St
         .map_err(|e| outbox.sql(e))?;
         Ok(deleted)
     })
+}
+
+/// `ids` as runs of consecutive ids, `(first, last)` inclusive, in id order: every id in a
+/// run is one of `ids`, so a statement over the run's range touches those rows and no other.
+pub fn runs(ids: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for id in sorted {
+        match out.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(id) => *last = id,
+            _ => out.push((id, id)),
+        }
+    }
+    out
 }
 
 /// Back to pending without spending an attempt (shutdown, paused credentials).
@@ -319,6 +336,49 @@ mod tests {
         let stmt = outbox.conn().prepare_cached(CLAIM).unwrap();
         // At most once: a statement may be compiled again after its first binding.
         assert!(stmt.get_status(rusqlite::StatementStatus::RePrepare) <= 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_cover_exactly_the_ids_and_are_maximal(
+            ids in proptest::collection::vec(
+                proptest::prop_oneof![0i64..40, (i64::MAX - 3)..=i64::MAX, i64::MIN..(i64::MIN + 3)],
+                0..60,
+            )
+        ) {
+            let runs = runs(&ids);
+            let covered: Vec<i64> = runs.iter().flat_map(|&(a, b)| a..=b).collect();
+            let mut want = ids.clone();
+            want.sort_unstable();
+            want.dedup();
+            proptest::prop_assert_eq!(covered, want);
+            for pair in runs.windows(2) {
+                // Ordered and not touching: otherwise the two would be one run.
+                proptest::prop_assert!(pair[0].1.checked_add(1).is_some_and(|n| n < pair[1].0));
+            }
+        }
+    }
+
+    #[test]
+    fn an_ack_with_gaps_touches_no_row_in_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = outbox_with(&dir, &[10; 8]);
+        assert_eq!(claim(&outbox, 5, 500, 1 << 20).unwrap().len(), 8);
+        // Rows 3 and 6 are in flight in another batch: acking 1-2, 4-5 and 7-8 leaves them.
+        assert_eq!(ack(&outbox, &[8, 1, 2, 4, 5, 7, 2], false).unwrap(), 6);
+        assert_eq!(count(&outbox, "state = 'in_flight' AND id IN (3, 6)"), 2);
+        assert_eq!(count(&outbox, "1"), 2);
+        assert_eq!(ack(&outbox, &[3, 6], true).unwrap(), 2);
+        assert_eq!(count(&outbox, "state = 'delivered'"), 2);
+        let total: String = outbox
+            .conn()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'delivered_total'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(total, "8");
     }
 
     fn outbox_with(dir: &tempfile::TempDir, payload_sizes: &[usize]) -> Outbox {
