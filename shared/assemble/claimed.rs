@@ -1,6 +1,6 @@
 //! What a claimed row needs from assembly, read after the claim: the closed spans it
 //! carries out (its `spans` column), and the span it belongs to (for its log record).
-//! Read-only; one range query each per batch (a batch is claimed in id order).
+//! Read-only; one range query per batch (a batch is claimed in id order).
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,91 +17,78 @@ fn range(rows: &[i64]) -> (i64, i64) {
     (lo, hi)
 }
 
+/// Closed spans by the row that carries them out.
+pub type Carried = HashMap<i64, Vec<Span>>;
+
 /// The closed spans each of `rows` carries out, by row.
-pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<HashMap<i64, Vec<Span>>, StoreError> {
-    let sql = |e| outbox.sql(e);
-    let (lo, hi) = range(rows);
-    let wanted: HashSet<i64> = rows.iter().copied().collect();
-    let mut stmt = outbox
-        .conn()
-        .prepare_cached(
-            "SELECT id, spans FROM events WHERE id BETWEEN ?1 AND ?2 AND spans IS NOT NULL",
-        )
-        .map_err(sql)?;
-    let mut out: HashMap<i64, Vec<Span>> = HashMap::new();
-    let mut found = stmt.query([lo, hi]).map_err(sql)?;
-    while let Some(r) = found.next().map_err(sql)? {
-        let row: i64 = r.get(0).map_err(sql)?;
-        if wanted.contains(&row) {
-            let spans = decode(
-                r.get_ref(1)
-                    .map_err(sql)?
-                    .as_str()
-                    .map_err(|e| sql(e.into()))?,
-            );
-            if !spans.is_empty() {
-                out.insert(row, spans);
-            }
-        }
-    }
-    Ok(out)
+pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<Carried, StoreError> {
+    read(outbox, rows).map(|(carried, _)| carried)
 }
 
-/// The span each of `rows` belongs to, by row, from the marks assembly wrote: a tool
-/// event's call (for an end, only when it closed that call: an end whose start was never
-/// captured names its turn), a subagent event's subagent, else its turn.
-pub fn members(
+/// For each of `rows`: the closed spans it carries out, and the span it belongs to, from
+/// the marks assembly wrote: a tool event's call (for an end, only when it closed that
+/// call: an end whose start was never captured names its turn), a subagent event's
+/// subagent, else its turn. One range query.
+pub fn read(
     outbox: &Outbox,
     rows: &[i64],
-    carried: &HashMap<i64, Vec<Span>>,
-) -> Result<HashMap<i64, Member>, StoreError> {
+) -> Result<(Carried, HashMap<i64, Member>), StoreError> {
     let sql = |e| outbox.sql(e);
     let (lo, hi) = range(rows);
     let wanted: HashSet<i64> = rows.iter().copied().collect();
     let mut stmt = outbox
         .conn()
         .prepare_cached(
-            "SELECT id, session_id, kind, call_id, turn FROM events WHERE id BETWEEN ?1 AND ?2",
+            "SELECT id, session_id, kind, call_id, turn, spans FROM events
+             WHERE id BETWEEN ?1 AND ?2",
         )
         .map_err(sql)?;
-    let mut marks = stmt.query(params![lo, hi]).map_err(sql)?;
-    let mut out = HashMap::new();
-    while let Some(r) = marks.next().map_err(sql)? {
+    let mut found = stmt.query(params![lo, hi]).map_err(sql)?;
+    let (mut carried, mut members) = (HashMap::new(), HashMap::new());
+    while let Some(r) = found.next().map_err(sql)? {
         let id: i64 = r.get(0).map_err(sql)?;
+        if !wanted.contains(&id) {
+            continue;
+        }
+        let spans = match r.get_ref(5).map_err(sql)?.as_str_or_null() {
+            Ok(Some(text)) => decode(text),
+            Ok(None) => Vec::new(),
+            Err(e) => return Err(sql(e.into())),
+        };
         let session: Option<String> = r.get(1).map_err(sql)?;
         let kind: Option<String> = r.get(2).map_err(sql)?;
         let call: Option<String> = r.get(3).map_err(sql)?;
         let turn: Option<i64> = r.get(4).map_err(sql)?;
-        let (true, Some(session), Some(kind), Some(turn)) =
-            (wanted.contains(&id), session, kind, turn)
-        else {
-            continue;
-        };
-        let closes = |c: &str| {
-            carried.get(&id).is_some_and(|spans| {
+        if let (Some(session), Some(kind), Some(turn)) = (session, kind, turn) {
+            let closes = |c: &str| {
                 spans
                     .iter()
                     .any(|s| s.kind == SpanKind::Tool && s.call.as_deref() == Some(c))
-            })
-        };
-        let call = match (Kind::parse(&kind), call) {
-            (Kind::ToolPre, Some(c)) => Some((SpanKind::Tool, c)),
-            (Kind::ToolPost | Kind::ToolFailure, Some(c)) if closes(&c) => {
-                Some((SpanKind::Tool, c))
-            }
-            (Kind::SubagentStart | Kind::SubagentStop, Some(c)) => Some((SpanKind::Subagent, c)),
-            _ => None,
-        };
-        let (kind, call) = call.map_or((SpanKind::Turn, None), |(k, c)| (k, Some(c)));
-        out.insert(
-            id,
-            Member {
-                session,
-                turn,
-                kind,
-                call,
-            },
-        );
+            };
+            let call = match (Kind::parse(&kind), call) {
+                (Kind::ToolPre, Some(c)) => Some((SpanKind::Tool, c)),
+                (Kind::ToolPost | Kind::ToolFailure, Some(c)) if closes(&c) => {
+                    Some((SpanKind::Tool, c))
+                }
+                (Kind::SubagentStart | Kind::SubagentStop, Some(c)) => {
+                    Some((SpanKind::Subagent, c))
+                }
+                _ => None,
+            };
+            let (kind, call) = call.map_or((SpanKind::Turn, None), |(k, c)| (k, Some(c)));
+            members.insert(
+                id,
+                Member {
+                    session,
+                    turn,
+                    kind,
+                    call,
+                },
+            );
+        }
+        if !spans.is_empty() {
+            carried.insert(id, spans);
+        }
     }
-    Ok(out)
+    Ok((carried, members))
 }

@@ -146,7 +146,7 @@ pub struct State {
     pub done: BTreeSet<Key>,
 }
 
-/// The span an event belongs to (`claimed::members`): its log record names it.
+/// The span an event belongs to (`claimed::read`): its log record names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub session: String,

@@ -183,8 +183,7 @@ pub fn claim(
 pub fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<Vec<i64>, StoreError> {
     let through = store::cursor(outbox)?;
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();
-    let mut carried = claimed::carried_by(outbox, &rows)?;
-    let mut members = claimed::members(outbox, &rows, &carried)?;
+    let (mut carried, mut members) = claimed::read(outbox, &rows)?;
     for row in batch.iter_mut() {
         row.spans = carried.remove(&row.id).unwrap_or_default();
         row.member = members.remove(&row.id);
