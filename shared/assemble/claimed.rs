@@ -29,10 +29,7 @@ pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<Carried, StoreError> 
 /// the marks assembly wrote: a tool event's call (for an end, only when it closed that
 /// call: an end whose start was never captured names its turn), a subagent event's
 /// subagent, else its turn. One range query.
-pub fn read(
-    outbox: &Outbox,
-    rows: &[i64],
-) -> Result<(Carried, HashMap<i64, Member>), StoreError> {
+pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Member>), StoreError> {
     let sql = |e| outbox.sql(e);
     let (lo, hi) = range(rows);
     let wanted: HashSet<i64> = rows.iter().copied().collect();
