@@ -20,11 +20,6 @@ fn range(rows: &[i64]) -> (i64, i64) {
 /// Closed spans by the row that carries them out.
 pub type Carried = HashMap<i64, Vec<Span>>;
 
-/// The closed spans each of `rows` carries out, by row.
-pub fn carried_by(outbox: &Outbox, rows: &[i64]) -> Result<Carried, StoreError> {
-    read(outbox, rows).map(|(carried, _)| carried)
-}
-
 /// For each of `rows`: the closed spans it carries out, and the span it belongs to, from
 /// the marks assembly wrote: a tool event's call (for an end, only when it closed that
 /// call: an end whose start was never captured names its turn), a subagent event's

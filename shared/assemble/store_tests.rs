@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::claimed::carried_by;
+use super::claimed;
 use super::store::{Assembler, Settings};
 use super::*;
 use crate::shared::event::Fields;
@@ -66,7 +66,8 @@ fn outbox(dir: &tempfile::TempDir) -> Outbox {
 
 fn spans(db: &Outbox) -> Vec<Span> {
     let ids: Vec<i64> = (1..=SESSION.len() as i64).collect();
-    let mut by_row: Vec<(i64, Vec<Span>)> = carried_by(db, &ids).unwrap().into_iter().collect();
+    let mut by_row: Vec<(i64, Vec<Span>)> =
+        claimed::read(db, &ids).unwrap().0.into_iter().collect();
     by_row.sort_by_key(|(row, _)| *row);
     by_row.into_iter().flat_map(|(_, s)| s).collect()
 }

@@ -142,7 +142,7 @@ pub fn ack(outbox: &Outbox, ids: &[i64], keep_history: bool) -> Result<usize, St
 
 /// `ids` as runs of consecutive ids, `(first, last)` inclusive, in id order: every id in a
 /// run is one of `ids`, so a statement over the run's range touches those rows and no other.
-pub fn runs(ids: &[i64]) -> Vec<(i64, i64)> {
+fn runs(ids: &[i64]) -> Vec<(i64, i64)> {
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -370,15 +370,7 @@ mod tests {
         assert_eq!(count(&outbox, "1"), 2);
         assert_eq!(ack(&outbox, &[3, 6], true).unwrap(), 2);
         assert_eq!(count(&outbox, "state = 'delivered'"), 2);
-        let total: String = outbox
-            .conn()
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'delivered_total'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(total, "8");
+        assert_eq!(crate::shared::health::delivered_total(&outbox).unwrap(), 8);
     }
 
     fn outbox_with(dir: &tempfile::TempDir, payload_sizes: &[usize]) -> Outbox {

@@ -37,7 +37,7 @@ mod tests {
 
     use super::super::v4::SCHEMA_V4;
     use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION, raw_outbox};
-    use crate::shared::assemble::claimed::carried_by;
+    use crate::shared::assemble::claimed;
     use crate::shared::assemble::{Span, SpanKind};
     use crate::shared::paths::Paths;
     use crate::shared::store::{OpenOptions, Outbox};
@@ -72,7 +72,7 @@ mod tests {
 
         let db = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap();
         assert_eq!(db.user_version().unwrap(), SCHEMA_VERSION);
-        let carried = carried_by(&db, &[1, 2, 3]).unwrap();
+        let carried = claimed::read(&db, &[1, 2, 3]).unwrap().0;
         assert_eq!(carried.len(), 1, "{carried:#?}");
         let tool = Span {
             session: "s".into(),
