@@ -31,8 +31,9 @@ pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Memb
     let mut stmt = outbox
         .conn()
         .prepare_cached(
-            "SELECT id, session_id, kind, call_id, turn, spans FROM events
-             WHERE id BETWEEN ?1 AND ?2",
+            "SELECT e.id, e.session_id, e.kind, e.call_id, e.turn, c.spans FROM events e
+             LEFT JOIN carried c ON c.event_id = e.id
+             WHERE e.id BETWEEN ?1 AND ?2",
         )
         .map_err(sql)?;
     let mut found = stmt.query(params![lo, hi]).map_err(sql)?;

@@ -39,9 +39,10 @@ impl Memory {
             open.push(s);
         }
         let mut carriers = conn.prepare_cached(
-            "SELECT e.spans FROM span_sessions ss
+            "SELECT c.spans FROM span_sessions ss
              JOIN events e ON e.session_id = ss.session_id AND e.turn = ss.open_turn
-             WHERE ss.open_turn IS NOT NULL AND e.spans IS NOT NULL",
+             JOIN carried c ON c.event_id = e.id
+             WHERE ss.open_turn IS NOT NULL",
         )?;
         let mut done = BTreeSet::new();
         for text in carriers.query_map([], |r| r.get::<_, String>(0))? {
@@ -111,10 +112,16 @@ impl Memory {
         Ok(())
     }
 
-    /// Write what the pass `done` changed: every event's mark with the closed spans it
-    /// carries (a span stored open leaves the table), each open span that is new or
+    /// Write what the pass `done` changed: every event's mark (with `write_marks`; else the
+    /// caller writes them) and the closed spans it carries (a span stored open leaves the
+    /// table), each open span that is new or
     /// changed, each session that changed.
-    pub fn write(&mut self, conn: &Connection, done: &Assembled) -> rusqlite::Result<()> {
+    pub fn write(
+        &mut self,
+        conn: &Connection,
+        done: &Assembled,
+        write_marks: bool,
+    ) -> rusqlite::Result<()> {
         let mut carried: HashMap<i64, Vec<&Span>> = HashMap::new();
         for s in &done.closed {
             if let Some(row) = s.end_event {
@@ -125,12 +132,19 @@ impl Memory {
                     .execute([id])?;
             }
         }
-        let mut mark = conn.prepare_cached(
-            "UPDATE events SET kind = ?2, call_id = ?3, turn = ?4, spans = ?5 WHERE id = ?1",
+        let mut mark = conn
+            .prepare_cached("UPDATE events SET kind = ?2, call_id = ?3, turn = ?4 WHERE id = ?1")?;
+        let mut carry = conn.prepare_cached(
+            "INSERT INTO carried (event_id, spans) VALUES (?1, ?2)
+             ON CONFLICT (event_id) DO UPDATE SET spans = excluded.spans",
         )?;
         for m in &done.marks {
-            let spans = carried.remove(&m.id).map(|s| encode(&s));
-            mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn, spans])?;
+            if write_marks {
+                mark.execute(params![m.id, m.kind.as_str(), m.call, m.turn])?;
+            }
+            if let Some(spans) = carried.remove(&m.id) {
+                carry.execute(params![m.id, encode(&spans)])?;
+            }
         }
         // `assemble` closes a span only with one of the events it was given as carrier.
         debug_assert!(carried.is_empty(), "spans carried by no event of the pass");

@@ -15,7 +15,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::content::Content;
 use super::memory::Memory;
-use super::{Event, Facts, Span, SpanKind, assemble};
+use super::{Event, Facts, Mark, Span, SpanKind, assemble};
 use crate::shared::store::{Outbox, StoreError};
 use crate::shared::vocabulary::{Kind, kind_of};
 
@@ -70,23 +70,72 @@ impl Assembler {
         limit: usize,
         upto: i64,
     ) -> Result<Pass, StoreError> {
-        let sql = |e| outbox.sql(e);
-        let conn = outbox.conn();
         let through = cursor(outbox)?;
-        let (last, read, events) =
-            read(conn, through, upto, limit, settings.content).map_err(sql)?;
+        let (last, read, events) = read(outbox.conn(), through, upto, limit, settings.content)
+            .map_err(|e| outbox.sql(e))?;
         if read == 0 {
             return Ok(Pass::default());
         }
+        let (pass, _) = self.fold(outbox, now_ms, settings, through, last, read, &events, true)?;
+        Ok(pass)
+    }
+
+    /// Assemble `events`, which the caller read itself and which are every row past the
+    /// cursor up to `last` (the daemon's claim, when the rows it claims follow the cursor
+    /// without a gap), and return their marks unwritten: the caller writes them into the
+    /// same rows it is writing anyway, in the same transaction, which must already be
+    /// open. Everything else the pass changed is written here.
+    pub fn run_on(
+        &mut self,
+        outbox: &Outbox,
+        now_ms: i64,
+        settings: Settings,
+        events: &[Event],
+        last: i64,
+    ) -> Result<Vec<Mark>, StoreError> {
+        debug_assert!(
+            !outbox.conn().is_autocommit(),
+            "marks left unwritten outside a transaction"
+        );
+        let through = cursor(outbox)?;
+        let (_, marks) = self.fold(
+            outbox,
+            now_ms,
+            settings,
+            through,
+            last,
+            events.len(),
+            events,
+            false,
+        )?;
+        Ok(marks)
+    }
+
+    /// One pass over `events`, the `read` rows in (`through`, `last`]: fold them in, write
+    /// what changed (the marks too, with `write_marks`) and move the cursor to `last`.
+    #[allow(clippy::too_many_arguments)]
+    fn fold(
+        &mut self,
+        outbox: &Outbox,
+        now_ms: i64,
+        settings: Settings,
+        through: i64,
+        last: i64,
+        read: usize,
+        events: &[Event],
+        write_marks: bool,
+    ) -> Result<(Pass, Vec<Mark>), StoreError> {
+        let sql = |e| outbox.sql(e);
+        let conn = outbox.conn();
         // Taken out: an error from here on drops it, and the next pass loads the tables.
         let mut memory = match self.memory.take() {
             Some(m) if m.through == through => m,
             _ => Memory::load(conn).map_err(sql)?,
         };
-        memory.sessions_of(conn, &events).map_err(sql)?;
-        let done = assemble(&mut memory.state, &events, now_ms, settings.close_after);
+        memory.sessions_of(conn, events).map_err(sql)?;
+        let mut done = assemble(&mut memory.state, events, now_ms, settings.close_after);
         let scope = Scope::begin(conn).map_err(sql)?;
-        memory.write(conn, &done).map_err(sql)?;
+        memory.write(conn, &done, write_marks).map_err(sql)?;
         conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = ?2")
             .and_then(|mut s| s.execute(params![last.to_string(), CURSOR]))
             .map_err(sql)?;
@@ -94,10 +143,42 @@ impl Assembler {
         memory.through = last;
         memory.forget_settled();
         self.memory = Some(memory);
-        Ok(Pass {
+        let pass = Pass {
             read,
             closed: done.closed.len(),
-        })
+        };
+        Ok((pass, std::mem::take(&mut done.marks)))
+    }
+}
+
+impl Event {
+    /// An outbox row as assembly reads it. A tool call's start keeps its arguments when
+    /// content is sent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn of_row(
+        id: i64,
+        at_ms: i64,
+        client: String,
+        event: &str,
+        session: Option<String>,
+        tool: Option<String>,
+        payload: &[u8],
+        content: bool,
+    ) -> Event {
+        let kind = kind_of(&client, event);
+        let mut facts = Facts::read(payload);
+        if content && kind == Kind::ToolPre {
+            facts.arguments = Content::read(payload).arguments;
+        }
+        Event {
+            id,
+            at_ms,
+            client,
+            kind,
+            session,
+            tool,
+            facts,
+        }
     }
 }
 
@@ -132,22 +213,17 @@ fn read(
         if r.get_ref(7)?.as_str()? == "rejected" {
             continue;
         }
-        let client: String = r.get(2)?;
-        let kind = kind_of(&client, r.get_ref(3)?.as_str()?);
         let payload = r.get_ref(6)?.as_bytes().unwrap_or_default();
-        let mut facts = Facts::read(payload);
-        if content && kind == Kind::ToolPre {
-            facts.arguments = Content::read(payload).arguments;
-        }
-        events.push(Event {
-            id: last,
-            at_ms: r.get(1)?,
-            kind,
-            client,
-            session: r.get(4)?,
-            tool: r.get(5)?,
-            facts,
-        });
+        events.push(Event::of_row(
+            last,
+            r.get(1)?,
+            r.get(2)?,
+            r.get_ref(3)?.as_str()?,
+            r.get(4)?,
+            r.get(5)?,
+            payload,
+            content,
+        ));
     }
     Ok((last, read, events))
 }

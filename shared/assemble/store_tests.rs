@@ -80,7 +80,8 @@ fn tables(db: &Outbox) -> Vec<String> {
                 start_event, start_ms, end_event, end_ms, failed, incomplete, arguments
          FROM spans ORDER BY session_id, turn, kind, call_id",
         "SELECT session_id, client, turns, open_turn, last_ms, ended_ms FROM span_sessions",
-        "SELECT id, kind, call_id, turn, spans FROM events ORDER BY id",
+        "SELECT e.id, e.kind, e.call_id, e.turn, c.spans FROM events e
+         LEFT JOIN carried c ON c.event_id = e.id ORDER BY e.id",
     ] {
         let mut stmt = db.conn().prepare(sql).unwrap();
         let n = stmt.column_count();

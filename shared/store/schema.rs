@@ -9,9 +9,11 @@ use super::{OpenOptions, Outbox, StoreError};
 
 mod v4;
 mod v5;
+mod v6;
 
 use v4::SCHEMA_V4;
 use v5::SCHEMA_V5;
+use v6::SCHEMA_V6;
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
@@ -22,7 +24,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// The schema version this build writes. A database with a larger `user_version` came from
 /// a newer difflore and is refused, never rewritten.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 impl Outbox {
     /// The refusal of an outbox whose schema `found` is newer than this build.
@@ -155,6 +157,12 @@ impl Outbox {
             step(5);
             self.conn
                 .execute_batch(SCHEMA_V5)
+                .map_err(|e| self.sql(e))?;
+        }
+        if found < 6 {
+            step(6);
+            self.conn
+                .execute_batch(SCHEMA_V6)
                 .map_err(|e| self.sql(e))?;
         }
         // Later versions add `if found < N { step(N); … }` steps here.

@@ -23,32 +23,19 @@ impl Daemon {
     /// Claim one batch and send it off. Returns whether more rows may be waiting.
     pub(super) fn drain_batch(&mut self) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut batch = super::spans::claim(&mut self.assembler, &self.outbox, now, &self.config)?;
+        let with_spans = self.sink.as_ref().is_some_and(|s| s.sends_spans());
+        let mut batch = super::spans::claim(
+            &mut self.assembler,
+            &self.outbox,
+            now,
+            &self.config,
+            with_spans,
+        )?;
         if batch.is_empty() {
             self.work = false;
             return Ok(false);
         }
         self.wrote = true;
-        if self.sink.as_ref().is_some_and(|s| s.sends_spans()) {
-            // Claimed rows must not stay claimed: on an error back they go, and the loop
-            // pauses.
-            match super::spans::attach(&self.outbox, &mut batch) {
-                Ok(late) if !late.is_empty() => {
-                    // Inserted after the last assembly: sent later, with their spans.
-                    batch.retain(|c| !late.contains(&c.id));
-                    self.record(Record::Release(late));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let ids = batch.iter().map(|c| c.id).collect();
-                    self.record(Record::Release(ids));
-                    return Err(e);
-                }
-            }
-            if batch.is_empty() {
-                return Ok(true);
-            }
-        }
         // Best effort: a transcript that cannot be read leaves the turn's tokens unknown.
         if let Err(e) = super::usage::turns::attach(&self.outbox, &mut batch, now) {
             dlog!(

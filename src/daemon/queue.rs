@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Transaction, TransactionBehavior, params};
 
-use crate::shared::assemble::{Member, Span};
+use crate::shared::assemble::{Mark, Member, Span};
 use crate::shared::store::{OpenOptions, Outbox, StoreError};
 
 use super::usage::turns::Tokens;
@@ -30,7 +30,7 @@ pub struct Claimed {
     pub payload: Vec<u8>,
     pub size: i64,
     /// The closed spans this row carries out, and the span it belongs to
-    /// (`spans::attach`, after the claim).
+    /// (`spans::claim`, with spans).
     pub spans: Vec<Span>,
     pub member: Option<Member>,
     /// The tokens of the turn this row ends (`usage::turns::attach`), and of each turn
@@ -51,30 +51,76 @@ pub fn reclaim_all(outbox: &Outbox) -> Result<usize, StoreError> {
         .map_err(|e| outbox.sql(e))
 }
 
-/// The claim: `?1` now, `?2` most events, `?3` most bytes, `?4` envelope bytes per event.
-/// The inner select walks the `events_state (state, id, next_attempt_ms)` index in id order
-/// and stops after `?2` due rows, so a claim costs the batch, not the backlog.
-pub const CLAIM: &str = "UPDATE events SET state = 'in_flight', claimed_ms = ?1
-    WHERE id IN (
-        SELECT id FROM (
+/// The rows a claim takes: `?1` now, `?2` most events, `?3` most bytes, `?4` envelope
+/// bytes per event. The inner select walks the `events_state (state, id, next_attempt_ms)`
+/// index in id order and stops after `?2` due rows, so a claim costs the batch, not the
+/// backlog.
+macro_rules! due_ids {
+    () => {
+        "SELECT id FROM (
             SELECT id, size, sum(size + ?4) OVER (ORDER BY id) AS running
             FROM (SELECT id, size FROM events
                   WHERE state = 'pending' AND next_attempt_ms <= ?1
                   ORDER BY id LIMIT ?2))
-        WHERE running <= ?3 OR running = size + ?4)
-    RETURNING id, received_ms, client, event, session_id, cwd, tool, payload, size, kind";
+        WHERE running <= ?3 OR running = size + ?4"
+    };
+}
 
-/// Claim the oldest due pending rows: at most `max_events`, and no more than `max_bytes`
-/// (estimated) unless the first row alone is larger. One statement: no read-then-write.
-pub fn claim(
+/// What a claim reads of each row (`row`).
+macro_rules! claimed_columns {
+    () => {
+        "id, received_ms, client, event, session_id, cwd, tool, payload, size, kind"
+    };
+}
+
+/// The claim, one statement.
+pub const CLAIM: &str = concat!(
+    "UPDATE events SET state = 'in_flight', claimed_ms = ?1 WHERE id IN (",
+    due_ids!(),
+    ") RETURNING ",
+    claimed_columns!()
+);
+
+/// The rows `CLAIM` would take, left as they are (`due`).
+const DUE: &str = concat!(
+    "SELECT ",
+    claimed_columns!(),
+    " FROM events WHERE id IN (",
+    due_ids!(),
+    ") ORDER BY id"
+);
+
+/// A row as the claim reads it.
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Claimed> {
+    Ok(Claimed {
+        id: r.get(0)?,
+        received_ms: r.get(1)?,
+        client: r.get(2)?,
+        event: r.get(3)?,
+        session_id: r.get(4)?,
+        cwd: r.get(5)?,
+        tool: r.get(6)?,
+        // Stored as text by the hook; read bytes so a blob cannot fail the claim.
+        payload: r.get_ref(7)?.as_bytes()?.to_vec(),
+        size: r.get(8)?,
+        kind: r.get(9)?,
+        spans: Vec::new(),
+        member: None,
+        turn_usage: None,
+        span_usage: BTreeMap::new(),
+    })
+}
+
+fn select(
     outbox: &Outbox,
+    sql: &str,
     now_ms: i64,
     max_events: usize,
     max_bytes: usize,
 ) -> Result<Vec<Claimed>, StoreError> {
     let mut stmt = outbox
         .conn()
-        .prepare_cached(CLAIM)
+        .prepare_cached(sql)
         .map_err(|e| outbox.sql(e))?;
     let rows = stmt
         .query_map(
@@ -84,25 +130,7 @@ pub fn claim(
                 max_bytes as i64,
                 ENVELOPE_BYTES
             ],
-            |r| {
-                Ok(Claimed {
-                    id: r.get(0)?,
-                    received_ms: r.get(1)?,
-                    client: r.get(2)?,
-                    event: r.get(3)?,
-                    session_id: r.get(4)?,
-                    cwd: r.get(5)?,
-                    tool: r.get(6)?,
-                    // Stored as text by the hook; read bytes so a blob cannot fail the claim.
-                    payload: r.get_ref(7)?.as_bytes()?.to_vec(),
-                    size: r.get(8)?,
-                    kind: r.get(9)?,
-                    spans: Vec::new(),
-                    member: None,
-                    turn_usage: None,
-                    span_usage: BTreeMap::new(),
-                })
-            },
+            row,
         )
         .map_err(|e| outbox.sql(e))?;
     let mut batch = rows
@@ -111,6 +139,79 @@ pub fn claim(
     // RETURNING order is unspecified.
     batch.sort_by_key(|c| c.id);
     Ok(batch)
+}
+
+/// Claim the oldest due pending rows: at most `max_events`, and no more than `max_bytes`
+/// (estimated) unless the first row alone is larger. One statement: no read-then-write.
+pub fn claim(
+    outbox: &Outbox,
+    now_ms: i64,
+    max_events: usize,
+    max_bytes: usize,
+) -> Result<Vec<Claimed>, StoreError> {
+    select(outbox, CLAIM, now_ms, max_events, max_bytes)
+}
+
+/// The rows `claim` would take, read and left pending: inside a write transaction, for
+/// `claim_rows` to claim.
+pub fn due(
+    outbox: &Outbox,
+    now_ms: i64,
+    max_events: usize,
+    max_bytes: usize,
+) -> Result<Vec<Claimed>, StoreError> {
+    select(outbox, DUE, now_ms, max_events, max_bytes)
+}
+
+/// Claim `rows` (read by `due` in the same transaction), writing into each its mark from
+/// `marks` where it has one (`spans::claim`: the row is written once for both).
+pub fn claim_rows(
+    outbox: &Outbox,
+    now_ms: i64,
+    rows: &mut [Claimed],
+    marks: &[Mark],
+) -> Result<(), StoreError> {
+    let sql = |e| outbox.sql(e);
+    let conn = outbox.conn();
+    let mut plain = conn
+        .prepare_cached(
+            "UPDATE events SET state = 'in_flight', claimed_ms = ?2
+             WHERE id = ?1 AND state = 'pending'",
+        )
+        .map_err(sql)?;
+    let mut marked = conn
+        .prepare_cached(
+            "UPDATE events SET state = 'in_flight', claimed_ms = ?2, kind = ?3, call_id = ?4,
+                 turn = ?5
+             WHERE id = ?1 AND state = 'pending'",
+        )
+        .map_err(sql)?;
+    let mut only = conn
+        .prepare_cached("UPDATE events SET kind = ?2, call_id = ?3, turn = ?4 WHERE id = ?1")
+        .map_err(sql)?;
+    // Both in id order. A mark of a row not claimed (none, as `spans::claim` calls this)
+    // is written all the same.
+    let mut marks = marks.iter().peekable();
+    for row in rows.iter_mut() {
+        while let Some(m) = marks.next_if(|m| m.id < row.id) {
+            only.execute(params![m.id, m.kind.as_str(), m.call, m.turn])
+                .map_err(sql)?;
+        }
+        let changed = match marks.next_if(|m| m.id == row.id) {
+            Some(m) => {
+                row.kind = Some(m.kind.as_str().to_owned());
+                marked.execute(params![row.id, now_ms, m.kind.as_str(), m.call, m.turn])
+            }
+            None => plain.execute(params![row.id, now_ms]),
+        }
+        .map_err(sql)?;
+        debug_assert_eq!(changed, 1, "row {} was not pending", row.id);
+    }
+    for m in marks {
+        only.execute(params![m.id, m.kind.as_str(), m.call, m.turn])
+            .map_err(sql)?;
+    }
+    Ok(())
 }
 
 /// Delivered: keep the rows as local history (`keep_history`, trimmed later) or, with no
@@ -131,10 +232,10 @@ pub fn ack(outbox: &Outbox, ids: &[i64], keep_history: bool) -> Result<usize, St
                 deleted += del.execute([first, last]).map_err(|e| outbox.sql(e))?;
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE meta SET value = CAST(value AS INTEGER) + ?1 WHERE key = 'delivered_total'",
-            [deleted as i64],
         )
+        .and_then(|mut s| s.execute([deleted as i64]))
         .map_err(|e| outbox.sql(e))?;
         Ok(deleted)
     })

@@ -4,7 +4,9 @@
 //! those become in `prepare`, every captured string in it redacted there. Never encodes or
 //! sends.
 
-use crate::shared::assemble::{self, Assembler, Member, Settings, SpanKind, claimed, ids, store};
+use crate::shared::assemble::{
+    self, Assembler, Event, Member, Settings, SpanKind, claimed, ids, store,
+};
 use crate::shared::config::Config;
 use crate::shared::store::{Outbox, StoreError};
 
@@ -131,32 +133,72 @@ pub fn assemble_all(
     }
 }
 
-/// Claim a batch (`queue::claim`) and, in the claim's own transaction, assemble every row
-/// up to the last one claimed: one commit, each claimed row's page written once for both,
-/// and no row leaves unassembled. On any error the claim is undone with the pass.
+/// Claim a batch and, in the claim's own transaction, assemble every row up to the last
+/// one claimed: one commit, and no row leaves unassembled. When the rows to claim follow
+/// the assembly cursor without a gap (a drain that keeps up: every batch but the first
+/// after a retry), assembly reads them from the claim and each row is written once, its
+/// claim and its mark together; otherwise assembly reads the rows up to the last one itself
+/// first. `with_spans` (a sink that sends traces) also gives each row its spans
+/// (`attach`), read in the same transaction. On any error the claim is undone with the
+/// pass.
 pub fn claim(
     assembler: &mut Assembler,
     outbox: &Outbox,
     now_ms: i64,
     config: &Config,
+    with_spans: bool,
 ) -> Result<Vec<Claimed>, StoreError> {
     let conn = outbox.conn();
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| outbox.sql(e))?;
     let claimed = (|| {
-        let batch = queue::claim(
+        let mut batch = queue::due(
             outbox,
             now_ms,
             config.batch_max_events,
             config.batch_max_bytes,
         )?;
-        if let Some(last) = batch.last().map(|c| c.id) {
-            while store::cursor(outbox)? < last {
-                let pass = assembler.run(outbox, now_ms, settings(config), ROWS_PER_PASS, last)?;
+        let Some(last) = batch.last().map(|c| c.id) else {
+            return Ok(batch);
+        };
+        let settings = settings(config);
+        let mut through = store::cursor(outbox)?;
+        let fresh = batch.partition_point(|c| c.id <= through);
+        // Ids are unique and in order: as many rows as ids in (through, last] is all of them.
+        let marks = if last > through && (batch.len() - fresh) as i64 == last - through {
+            let events: Vec<Event> = batch[fresh..]
+                .iter()
+                .map(|c| {
+                    Event::of_row(
+                        c.id,
+                        c.received_ms,
+                        c.client.clone(),
+                        &c.event,
+                        c.session_id.clone(),
+                        c.tool.clone(),
+                        &c.payload,
+                        settings.content,
+                    )
+                })
+                .collect();
+            let marks = assembler.run_on(outbox, now_ms, settings, &events, last)?;
+            through = last;
+            marks
+        } else {
+            while through < last {
+                let pass = assembler.run(outbox, now_ms, settings, ROWS_PER_PASS, last)?;
                 if pass.read == 0 {
                     break;
                 }
+                through = store::cursor(outbox)?;
             }
+            Vec::new()
+        };
+        // Rows assembly could not reach (none, unless the outbox is damaged) stay pending.
+        batch.retain(|c| c.id <= through);
+        queue::claim_rows(outbox, now_ms, &mut batch, &marks)?;
+        if with_spans {
+            attach(outbox, &mut batch)?;
         }
         Ok(batch)
     })();
@@ -177,16 +219,14 @@ pub fn claim(
     }
 }
 
-/// Give each claimed row the closed spans it carries out. Returns the rows claimed past
-/// the assembly cursor (none when `claim` claimed them; a claim made without assembly may
-/// hold some): they may close spans not assembled yet, so they must go back and wait.
-pub fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<Vec<i64>, StoreError> {
-    let through = store::cursor(outbox)?;
+/// Give each claimed row (every one assembled) the closed spans it carries out and the
+/// span it belongs to.
+fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<(), StoreError> {
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let (mut carried, mut members) = claimed::read(outbox, &rows)?;
     for row in batch.iter_mut() {
         row.spans = carried.remove(&row.id).unwrap_or_default();
         row.member = members.remove(&row.id);
     }
-    Ok(rows.into_iter().filter(|id| *id > through).collect())
+    Ok(())
 }
