@@ -230,3 +230,184 @@ fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The claim's assembly against assembly alone: whatever mix of inserts, rejected rows,
+    //! claims of any size, releases, retries and restarts, every row ends with the marks,
+    //! the carried spans and the span it belongs to that one plain pass over the same rows
+    //! gives, and the claims hand out each carried span exactly as stored.
+
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::shared::event::Fields;
+    use crate::shared::paths::Paths;
+    use crate::shared::store::OpenOptions;
+
+    const NOW: i64 = 1_700_000_100_000;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert {
+            event: usize,
+            session: usize,
+            call: usize,
+        },
+        Reject,
+        Claim {
+            size: usize,
+            then: Then,
+        },
+        Restart,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Then {
+        Ack,
+        Release,
+        Retry,
+    }
+
+    const EVENTS: [&str; 9] = [
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "Stop",
+        "SessionStart",
+        "SessionEnd",
+        "SubagentStart",
+        "SubagentStop",
+    ];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..EVENTS.len(), 0..2usize, 0..3usize)
+                .prop_map(|(event, session, call)| Op::Insert { event, session, call }),
+            1 => Just(Op::Reject),
+            3 => (1..8usize, prop_oneof![
+                    4 => Just(Then::Ack), 1 => Just(Then::Release), 1 => Just(Then::Retry)
+                ])
+                .prop_map(|(size, then)| Op::Claim { size, then }),
+            1 => Just(Op::Restart),
+        ]
+    }
+
+    fn open(dir: &tempfile::TempDir) -> Outbox {
+        Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap()
+    }
+
+    fn insert(db: &Outbox, at: i64, event: usize, session: usize, call: usize) {
+        let name = EVENTS[event];
+        let tool = name.contains("Tool").then(|| "Bash".to_owned());
+        let payload = format!(
+            r#"{{"hook_event_name":"{name}","tool_use_id":"c{call}","agent_id":"a{call}"}}"#
+        );
+        let fields = Fields {
+            client: "claude-code".into(),
+            event: name.into(),
+            session_id: Some(format!("s{session}")),
+            cwd: None,
+            tool,
+        };
+        db.insert(at, &fields, &payload).unwrap();
+    }
+
+    /// Each row's marks, and the spans it carries, as stored.
+    fn stored(db: &Outbox) -> Vec<String> {
+        let mut stmt = db
+            .conn()
+            .prepare(
+                "SELECT e.id, e.kind, e.call_id, e.turn, c.spans FROM events e
+                 LEFT JOIN carried c ON c.event_id = e.id ORDER BY e.id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{:?}|{:?}|{:?}|{:?}|{:?}",
+                r.get_ref(0)?,
+                r.get_ref(1)?,
+                r.get_ref(2)?,
+                r.get_ref(3)?,
+                r.get_ref(4)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    type Sent = HashMap<i64, (Vec<assemble::Span>, Option<Member>)>;
+
+    fn claim_and(
+        db: &Outbox,
+        assembler: &mut Assembler,
+        size: usize,
+        then: Then,
+        sent: &mut Sent,
+    ) -> usize {
+        let config = Config {
+            batch_max_events: size,
+            ..Config::default()
+        };
+        let batch = claim(assembler, db, NOW, &config, true).unwrap();
+        let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+        match then {
+            Then::Ack => {
+                for row in batch {
+                    let first = sent.insert(row.id, (row.spans, row.member));
+                    assert!(first.is_none(), "row {} acknowledged twice", row.id);
+                }
+                queue::ack(db, &ids, true).unwrap();
+            }
+            Then::Release => queue::release(db, &ids).unwrap(),
+            Then::Retry => {
+                queue::retry_later(db, &ids, NOW, NOW, i64::MIN, "try again").unwrap();
+            }
+        }
+        ids.len()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn claims_assemble_as_one_pass_does(ops in proptest::collection::vec(op(), 0..50)) {
+            let (dir, reference) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let (db, plain) = (open(&dir), open(&reference));
+            let mut assembler = Assembler::default();
+            let mut sent = Sent::new();
+            let mut at = NOW - 60_000;
+            for op in ops {
+                at += 10;
+                match op {
+                    Op::Insert { event, session, call } => {
+                        insert(&db, at, event, session, call);
+                        insert(&plain, at, event, session, call);
+                    }
+                    Op::Reject => {
+                        for d in [&db, &plain] {
+                            d.insert_rejected(at, None, "not JSON", b"{", 1).unwrap();
+                        }
+                    }
+                    Op::Claim { size, then } => {
+                        claim_and(&db, &mut assembler, size, then, &mut sent);
+                    }
+                    Op::Restart => assembler = Assembler::default(),
+                }
+            }
+            while claim_and(&db, &mut assembler, 5, Then::Ack, &mut sent) > 0 {}
+
+            assemble_all(&mut Assembler::default(), &plain, NOW, Settings::default()).unwrap();
+            prop_assert_eq!(stored(&db), stored(&plain));
+            let ids: Vec<i64> = sent.keys().copied().collect();
+            let (mut carried, mut members) = claimed::read(&plain, &ids).unwrap();
+            for (id, (spans, member)) in sent {
+                prop_assert_eq!(spans, carried.remove(&id).unwrap_or_default(), "row {}", id);
+                prop_assert_eq!(member, members.remove(&id), "row {}", id);
+            }
+        }
+    }
+}
