@@ -22,3 +22,54 @@ BEGIN
     DELETE FROM carried WHERE event_id = old.id;
 END;
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::super::v4::SCHEMA_V4;
+    use super::super::v5::SCHEMA_V5;
+    use super::super::{SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION, raw_outbox};
+    use crate::shared::assemble::claimed;
+    use crate::shared::paths::Paths;
+    use crate::shared::store::{OpenOptions, Outbox};
+
+    const TOOL: &str = r#"[{"session":"s","turn":1,"kind":"tool","call":"t1","parent":null,"client":"claude-code","name":"Bash","model":null,"start_event":1,"start_ms":1,"end_event":2,"end_ms":2,"failed":false,"incomplete":false,"arguments":null}]"#;
+
+    #[test]
+    fn a_version_5_outbox_moves_each_rows_spans_beside_it_and_they_go_with_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+        let raw = raw_outbox(&dir, &steps, 5);
+        for (id, event) in [(1, "PreToolUse"), (2, "PostToolUse"), (3, "Stop")] {
+            raw.execute(
+                "INSERT INTO events (id, received_ms, client, event, session_id, payload, size)
+                 VALUES (?1, ?1, 'claude-code', ?2, 's', '{}', 2)",
+                rusqlite::params![id, event],
+            )
+            .unwrap();
+        }
+        raw.execute("UPDATE events SET spans = ?1 WHERE id = 2", [TOOL])
+            .unwrap();
+        drop(raw);
+
+        let db = Outbox::open(&Paths::at(dir.path()), OpenOptions::long_lived()).unwrap();
+        assert_eq!(db.user_version().unwrap(), SCHEMA_VERSION);
+        let carried = claimed::read(&db, &[1, 2, 3]).unwrap().0;
+        assert_eq!(carried.keys().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(carried[&2][0].call.as_deref(), Some("t1"));
+        let count = |sql: &str| -> i64 { db.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT count(*) FROM events WHERE spans IS NOT NULL"),
+            0
+        );
+
+        // Whatever deletes a row (an ack, a trim, difflorectl) deletes its spans.
+        db.conn()
+            .execute("DELETE FROM events WHERE id IN (1, 3)", [])
+            .unwrap();
+        assert_eq!(count("SELECT count(*) FROM carried"), 1);
+        db.conn()
+            .execute("DELETE FROM events WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(count("SELECT count(*) FROM carried"), 0);
+    }
+}
