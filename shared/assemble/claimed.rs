@@ -17,13 +17,43 @@ fn range(rows: &[i64]) -> (i64, i64) {
     (lo, hi)
 }
 
+/// The span an event belongs to, from its session and marks (`kind`, `call`, `turn`) and
+/// the closed spans it carries: a tool event's call (for an end, only when it closed that
+/// call: an end whose start was never captured names its turn), a subagent event's
+/// subagent, else its turn. None for an event of no session or not assembled.
+pub fn member(
+    session: Option<String>,
+    kind: Option<Kind>,
+    call: Option<String>,
+    turn: Option<i64>,
+    carries: &[Span],
+) -> Option<Member> {
+    let (session, kind, turn) = (session?, kind?, turn?);
+    let closes = |c: &str| {
+        carries
+            .iter()
+            .any(|s| s.kind == SpanKind::Tool && s.call.as_deref() == Some(c))
+    };
+    let call = match (kind, call) {
+        (Kind::ToolPre, Some(c)) => Some((SpanKind::Tool, c)),
+        (Kind::ToolPost | Kind::ToolFailure, Some(c)) if closes(&c) => Some((SpanKind::Tool, c)),
+        (Kind::SubagentStart | Kind::SubagentStop, Some(c)) => Some((SpanKind::Subagent, c)),
+        _ => None,
+    };
+    let (kind, call) = call.map_or((SpanKind::Turn, None), |(k, c)| (k, Some(c)));
+    Some(Member {
+        session,
+        turn,
+        kind,
+        call,
+    })
+}
+
 /// Closed spans by the row that carries them out.
 pub type Carried = HashMap<i64, Vec<Span>>;
 
-/// For each of `rows`: the closed spans it carries out, and the span it belongs to, from
-/// the marks assembly wrote: a tool event's call (for an end, only when it closed that
-/// call: an end whose start was never captured names its turn), a subagent event's
-/// subagent, else its turn. One range query.
+/// For each of `rows`: the closed spans it carries out, and the span it belongs to
+/// (`member`), from what assembly wrote. One range query.
 pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Member>), StoreError> {
     let sql = |e| outbox.sql(e);
     let (lo, hi) = range(rows);
@@ -52,32 +82,9 @@ pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Memb
         let kind: Option<String> = r.get(2).map_err(sql)?;
         let call: Option<String> = r.get(3).map_err(sql)?;
         let turn: Option<i64> = r.get(4).map_err(sql)?;
-        if let (Some(session), Some(kind), Some(turn)) = (session, kind, turn) {
-            let closes = |c: &str| {
-                spans
-                    .iter()
-                    .any(|s| s.kind == SpanKind::Tool && s.call.as_deref() == Some(c))
-            };
-            let call = match (Kind::parse(&kind), call) {
-                (Kind::ToolPre, Some(c)) => Some((SpanKind::Tool, c)),
-                (Kind::ToolPost | Kind::ToolFailure, Some(c)) if closes(&c) => {
-                    Some((SpanKind::Tool, c))
-                }
-                (Kind::SubagentStart | Kind::SubagentStop, Some(c)) => {
-                    Some((SpanKind::Subagent, c))
-                }
-                _ => None,
-            };
-            let (kind, call) = call.map_or((SpanKind::Turn, None), |(k, c)| (k, Some(c)));
-            members.insert(
-                id,
-                Member {
-                    session,
-                    turn,
-                    kind,
-                    call,
-                },
-            );
+        let kind = kind.as_deref().map(Kind::parse);
+        if let Some(m) = member(session, kind, call, turn, &spans) {
+            members.insert(id, m);
         }
         if !spans.is_empty() {
             carried.insert(id, spans);

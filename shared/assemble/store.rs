@@ -15,7 +15,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::content::Content;
 use super::memory::Memory;
-use super::{Event, Facts, Mark, Span, SpanKind, assemble};
+use super::{Assembled, Event, Facts, Span, SpanKind, assemble};
 use crate::shared::store::{Outbox, StoreError};
 use crate::shared::vocabulary::{Kind, kind_of};
 
@@ -82,9 +82,10 @@ impl Assembler {
 
     /// Assemble `events`, which the caller read itself and which are every row past the
     /// cursor up to `last` (the daemon's claim, when the rows it claims follow the cursor
-    /// without a gap), and return their marks unwritten: the caller writes them into the
-    /// same rows it is writing anyway, in the same transaction, which must already be
-    /// open. Everything else the pass changed is written here.
+    /// without a gap), and return their marks (one per event, in order) unwritten, with
+    /// the spans the pass closed: the caller writes the marks into the same rows it is
+    /// writing anyway, in the same transaction, which must already be open. Everything
+    /// else the pass changed is written here.
     pub fn run_on(
         &mut self,
         outbox: &Outbox,
@@ -92,7 +93,7 @@ impl Assembler {
         settings: Settings,
         events: &[Event],
         last: i64,
-    ) -> Result<Vec<Mark>, StoreError> {
+    ) -> Result<Assembled, StoreError> {
         debug_assert!(
             !outbox.conn().is_autocommit(),
             "marks left unwritten outside a transaction"
@@ -124,7 +125,7 @@ impl Assembler {
         read: usize,
         events: &[Event],
         write_marks: bool,
-    ) -> Result<(Pass, Vec<Mark>), StoreError> {
+    ) -> Result<(Pass, Assembled), StoreError> {
         let sql = |e| outbox.sql(e);
         let conn = outbox.conn();
         // Taken out: an error from here on drops it, and the next pass loads the tables.
@@ -133,7 +134,7 @@ impl Assembler {
             _ => Memory::load(conn).map_err(sql)?,
         };
         memory.sessions_of(conn, events).map_err(sql)?;
-        let mut done = assemble(&mut memory.state, events, now_ms, settings.close_after);
+        let done = assemble(&mut memory.state, events, now_ms, settings.close_after);
         let scope = Scope::begin(conn).map_err(sql)?;
         memory.write(conn, &done, write_marks).map_err(sql)?;
         conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = ?2")
@@ -147,7 +148,7 @@ impl Assembler {
             read,
             closed: done.closed.len(),
         };
-        Ok((pass, std::mem::take(&mut done.marks)))
+        Ok((pass, done))
     }
 }
 

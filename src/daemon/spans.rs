@@ -4,8 +4,10 @@
 //! those become in `prepare`, every captured string in it redacted there. Never encodes or
 //! sends.
 
+use std::collections::HashMap;
+
 use crate::shared::assemble::{
-    self, Assembler, Event, Member, Settings, SpanKind, claimed, ids, store,
+    self, Assembled, Assembler, Event, Member, Settings, SpanKind, claimed, ids, store,
 };
 use crate::shared::config::Config;
 use crate::shared::store::{Outbox, StoreError};
@@ -165,7 +167,7 @@ pub fn claim(
         let mut through = store::cursor(outbox)?;
         let fresh = batch.partition_point(|c| c.id <= through);
         // Ids are unique and in order: as many rows as ids in (through, last] is all of them.
-        let marks = if last > through && (batch.len() - fresh) as i64 == last - through {
+        let done = if last > through && (batch.len() - fresh) as i64 == last - through {
             let events: Vec<Event> = batch[fresh..]
                 .iter()
                 .map(|c| {
@@ -181,9 +183,9 @@ pub fn claim(
                     )
                 })
                 .collect();
-            let marks = assembler.run_on(outbox, now_ms, settings, &events, last)?;
+            let done = assembler.run_on(outbox, now_ms, settings, &events, last)?;
             through = last;
-            marks
+            Some(done)
         } else {
             while through < last {
                 let pass = assembler.run(outbox, now_ms, settings, ROWS_PER_PASS, last)?;
@@ -192,13 +194,21 @@ pub fn claim(
                 }
                 through = store::cursor(outbox)?;
             }
-            Vec::new()
+            None
         };
         // Rows assembly could not reach (none, unless the outbox is damaged) stay pending.
         batch.retain(|c| c.id <= through);
-        queue::claim_rows(outbox, now_ms, &mut batch, &marks)?;
+        let marks = done.as_ref().map_or(&[][..], |d| &d.marks[..]);
+        queue::claim_rows(outbox, now_ms, &mut batch, marks)?;
         if with_spans {
-            attach(outbox, &mut batch)?;
+            match done {
+                Some(done) => {
+                    // The rows assembled just now have their spans and marks at hand.
+                    attach(outbox, &mut batch[..fresh])?;
+                    given(&mut batch[fresh..], done);
+                }
+                None => attach(outbox, &mut batch)?,
+            }
         }
         Ok(batch)
     })();
@@ -219,9 +229,34 @@ pub fn claim(
     }
 }
 
+/// Give each of `rows`, assembled by `done` (a mark each, in order), the spans `done`
+/// closed that it carries out and the span it belongs to, as `attach` would read them.
+fn given(rows: &mut [Claimed], done: Assembled) {
+    let mut carried: HashMap<i64, Vec<assemble::Span>> = HashMap::new();
+    for s in done.closed {
+        if let Some(row) = s.end_event {
+            carried.entry(row).or_default().push(s);
+        }
+    }
+    for (row, mark) in rows.iter_mut().zip(done.marks) {
+        debug_assert_eq!(row.id, mark.id);
+        row.spans = carried.remove(&row.id).unwrap_or_default();
+        row.member = claimed::member(
+            row.session_id.clone(),
+            Some(mark.kind),
+            mark.call,
+            mark.turn,
+            &row.spans,
+        );
+    }
+}
+
 /// Give each claimed row (every one assembled) the closed spans it carries out and the
-/// span it belongs to.
+/// span it belongs to, read from what assembly wrote.
 fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let (mut carried, mut members) = claimed::read(outbox, &rows)?;
     for row in batch.iter_mut() {
