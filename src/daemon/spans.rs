@@ -11,6 +11,7 @@ use crate::shared::assemble::{
 };
 use crate::shared::config::Config;
 use crate::shared::store::{Outbox, StoreError};
+use crate::shared::vocabulary::kind_of;
 
 use super::queue::{self, Claimed};
 use super::usage::turns::Tokens;
@@ -200,6 +201,12 @@ pub fn claim(
         batch.retain(|c| c.id <= through);
         let marks = done.as_ref().map_or(&[][..], |d| &d.marks[..]);
         queue::claim_rows(outbox, now_ms, &mut batch, marks)?;
+        for row in &mut batch {
+            // Read before this claim assembled it (the path after a gap): the kind is the
+            // vocabulary's, as its mark now says.
+            row.kind
+                .get_or_insert_with(|| kind_of(&row.client, &row.event).as_str().to_owned());
+        }
         if with_spans {
             match done {
                 Some(done) => {
@@ -269,9 +276,10 @@ fn attach(outbox: &Outbox, batch: &mut [Claimed]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     //! The claim's assembly against assembly alone: whatever mix of inserts, rejected rows,
-    //! claims of any size, releases, retries and restarts, every row ends with the marks,
-    //! the carried spans and the span it belongs to that one plain pass over the same rows
-    //! gives, and the claims hand out each carried span exactly as stored.
+    //! rows not yet due, silences, claims of any size, releases, retries and restarts,
+    //! every row is sent once, and ends with the marks, the carried spans and the span it
+    //! belongs to that one plain pass over the same rows gives; the claims hand out each
+    //! row's kind and carried spans exactly as stored.
 
     use std::collections::HashMap;
 
@@ -292,6 +300,10 @@ mod tests {
             call: usize,
         },
         Reject,
+        /// The newest row waits an hour (a pending row past the cursor the claim skips).
+        Defer,
+        /// Two hours of silence: each session's next event closes what it left open.
+        Pause,
         Claim {
             size: usize,
             then: Then,
@@ -323,6 +335,8 @@ mod tests {
             6 => (0..EVENTS.len(), 0..2usize, 0..3usize)
                 .prop_map(|(event, session, call)| Op::Insert { event, session, call }),
             1 => Just(Op::Reject),
+            1 => Just(Op::Defer),
+            1 => Just(Op::Pause),
             3 => (1..8usize, prop_oneof![
                     4 => Just(Then::Ack), 1 => Just(Then::Release), 1 => Just(Then::Retry)
                 ])
@@ -375,7 +389,7 @@ mod tests {
         .collect()
     }
 
-    type Sent = HashMap<i64, (Vec<assemble::Span>, Option<Member>)>;
+    type Sent = HashMap<i64, (Option<String>, Vec<assemble::Span>, Option<Member>)>;
 
     fn claim_and(
         db: &Outbox,
@@ -393,7 +407,7 @@ mod tests {
         match then {
             Then::Ack => {
                 for row in batch {
-                    let first = sent.insert(row.id, (row.spans, row.member));
+                    let first = sent.insert(row.id, (row.kind, row.spans, row.member));
                     assert!(first.is_none(), "row {} acknowledged twice", row.id);
                 }
                 queue::ack(db, &ids, true).unwrap();
@@ -427,19 +441,42 @@ mod tests {
                             d.insert_rejected(at, None, "not JSON", b"{", 1).unwrap();
                         }
                     }
+                    Op::Defer => {
+                        db.conn()
+                            .execute(
+                                "UPDATE events SET next_attempt_ms = ?1
+                                 WHERE id = (SELECT max(id) FROM events) AND state = 'pending'",
+                                [NOW + 3_600_000],
+                            )
+                            .unwrap();
+                    }
+                    Op::Pause => at += 2 * 3_600_000,
                     Op::Claim { size, then } => {
                         claim_and(&db, &mut assembler, size, then, &mut sent);
                     }
                     Op::Restart => assembler = Assembler::default(),
                 }
             }
+            queue::wake_waiting(&db, NOW).unwrap();
             while claim_and(&db, &mut assembler, 5, Then::Ack, &mut sent) > 0 {}
 
             assemble_all(&mut Assembler::default(), &plain, NOW, Settings::default()).unwrap();
             prop_assert_eq!(stored(&db), stored(&plain));
             let ids: Vec<i64> = sent.keys().copied().collect();
             let (mut carried, mut members) = claimed::read(&plain, &ids).unwrap();
-            for (id, (spans, member)) in sent {
+            let events: i64 = plain
+                .conn()
+                .query_row("SELECT count(*) FROM events WHERE state != 'rejected'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            prop_assert_eq!(sent.len() as i64, events, "every event sent once");
+            for (id, (kind, spans, member)) in sent {
+                let stored: Option<String> = plain
+                    .conn()
+                    .query_row("SELECT kind FROM events WHERE id = ?1", [id], |r| r.get(0))
+                    .unwrap();
+                prop_assert_eq!(kind, stored, "row {}", id);
                 prop_assert_eq!(spans, carried.remove(&id).unwrap_or_default(), "row {}", id);
                 prop_assert_eq!(member, members.remove(&id), "row {}", id);
             }
