@@ -73,10 +73,13 @@ pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Memb
         if !wanted.contains(&id) {
             continue;
         }
-        let spans = match r.get_ref(5).map_err(sql)?.as_str_or_null() {
-            Ok(Some(text)) => decode(text),
-            Ok(None) => Vec::new(),
-            Err(e) => return Err(sql(e.into())),
+        // Only assembly writes `carried`: anything but its text (a damaged database)
+        // carries nothing rather than stopping every claim that reaches the row.
+        let spans = match r.get_ref(5).map_err(sql)? {
+            rusqlite::types::ValueRef::Text(text) => {
+                std::str::from_utf8(text).map(decode).unwrap_or_default()
+            }
+            _ => Vec::new(),
         };
         let session: Option<String> = r.get(1).map_err(sql)?;
         let kind: Option<String> = r.get(2).map_err(sql)?;

@@ -76,8 +76,11 @@ impl Assembler {
         if read == 0 {
             return Ok(Pass::default());
         }
-        let (pass, _) = self.fold(outbox, now_ms, settings, through, last, read, &events, true)?;
-        Ok(pass)
+        let done = self.fold(outbox, now_ms, settings, through, last, &events, true)?;
+        Ok(Pass {
+            read,
+            closed: done.closed.len(),
+        })
     }
 
     /// Assemble `events`, which the caller read itself and which are every row past the
@@ -99,21 +102,11 @@ impl Assembler {
             "marks left unwritten outside a transaction"
         );
         let through = cursor(outbox)?;
-        let (_, marks) = self.fold(
-            outbox,
-            now_ms,
-            settings,
-            through,
-            last,
-            events.len(),
-            events,
-            false,
-        )?;
-        Ok(marks)
+        self.fold(outbox, now_ms, settings, through, last, events, false)
     }
 
-    /// One pass over `events`, the `read` rows in (`through`, `last`]: fold them in, write
-    /// what changed (the marks too, with `write_marks`) and move the cursor to `last`.
+    /// One pass over `events`, the rows in (`through`, `last`] not rejected: fold them in,
+    /// write what changed (the marks too, with `write_marks`) and move the cursor to `last`.
     #[allow(clippy::too_many_arguments)]
     fn fold(
         &mut self,
@@ -122,10 +115,9 @@ impl Assembler {
         settings: Settings,
         through: i64,
         last: i64,
-        read: usize,
         events: &[Event],
         write_marks: bool,
-    ) -> Result<(Pass, Assembled), StoreError> {
+    ) -> Result<Assembled, StoreError> {
         let sql = |e| outbox.sql(e);
         let conn = outbox.conn();
         // Taken out: an error from here on drops it, and the next pass loads the tables.
@@ -144,11 +136,7 @@ impl Assembler {
         memory.through = last;
         memory.forget_settled();
         self.memory = Some(memory);
-        let pass = Pass {
-            read,
-            closed: done.closed.len(),
-        };
-        Ok((pass, done))
+        Ok(done)
     }
 }
 

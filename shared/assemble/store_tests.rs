@@ -209,3 +209,37 @@ fn after_a_restart_a_start_repeated_in_the_open_turn_makes_no_second_span() {
     assert_eq!(tools.len(), 1, "{tools:#?}");
     assert!(!tools[0].incomplete);
 }
+
+#[test]
+fn spans_stored_as_anything_but_their_text_carry_nothing_and_stop_no_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = outbox(&dir);
+    let mut assembler = Assembler::default();
+    run(&db, &mut assembler, false, 100);
+    let ids: Vec<i64> = (1..=SESSION.len() as i64).collect();
+    let (carried, members) = claimed::read(&db, &ids).unwrap();
+    assert!(!carried.is_empty());
+    // A damaged database: one carrier's spans a blob, another's not UTF-8, a third's not JSON.
+    let rows: Vec<i64> = carried.keys().copied().collect();
+    for (row, value) in rows.iter().zip([
+        rusqlite::types::Value::Blob(b"[]".to_vec()),
+        rusqlite::types::Value::Integer(7),
+        rusqlite::types::Value::Text("[{\"session\":".into()),
+    ]) {
+        db.conn()
+            .execute(
+                "UPDATE carried SET spans = ?2 WHERE event_id = ?1",
+                rusqlite::params![row, value],
+            )
+            .unwrap();
+    }
+    let (after, after_members) = claimed::read(&db, &ids).unwrap();
+    for row in rows.iter().take(3) {
+        assert!(!after.contains_key(row), "row {row}: {after:#?}");
+    }
+    assert_eq!(
+        after_members.len(),
+        members.len(),
+        "every event keeps its span"
+    );
+}
