@@ -5,6 +5,7 @@
 //! happens to one batch lives in `deliver` and `inflight`.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::dlog;
@@ -80,7 +81,8 @@ pub struct Daemon {
     pub(super) outbox: Outbox,
     /// Shared with the flights out: a reload replaces it, and they finish with the old one.
     pub(super) sink: Option<Rc<Sink>>,
-    pub(super) preparer: Preparer,
+    /// Shared with the thread each batch is prepared on.
+    pub(super) preparer: Arc<Preparer>,
     /// Span assembly, its state kept between passes.
     pub(super) assembler: Assembler,
     pub(super) backoff: Backoff,
@@ -158,7 +160,7 @@ impl Daemon {
             config,
             outbox,
             sink: None,
-            preparer,
+            preparer: Arc::new(preparer),
             assembler: Assembler::default(),
             gate: Gate {
                 circuit: Circuit::NoEndpoint,
@@ -262,7 +264,7 @@ impl Daemon {
                     .reconfigure(config.retry_base, config.retry_cap);
                 self.concurrency.set_max(config.max_in_flight);
                 self.config = config;
-                self.preparer = preparer;
+                self.preparer = Arc::new(preparer);
                 dlog!("configuration reloaded");
             }
             Err(why) => dlog!("keeping the previous configuration: {why}"),
@@ -416,6 +418,11 @@ impl Daemon {
         self.assemble()
     }
 
+    /// Whether the loop is about to claim rows for a sink (claims assemble what they take).
+    fn claiming(&self) -> bool {
+        self.sink.is_some() && self.work && self.gate.ready(now_ms()) && self.ledger.is_settled()
+    }
+
     /// Span assembly of every row not yet assembled, outside any claim.
     pub(super) fn assemble(&mut self) -> Result<(), StoreError> {
         let settings = super::spans::settings(&self.config);
@@ -453,7 +460,10 @@ impl Daemon {
             self.wrote = true;
             self.usage_due = true;
         }
-        if self.usage_due && self.usage_read.elapsed() >= USAGE_EVERY {
+        // While claims are being made, they assemble the rows and read the usage of the
+        // turns they end: a pass now would first assemble the whole backlog on its own, a
+        // second write of every row, before the first claim. It waits for the drain.
+        if self.usage_due && self.usage_read.elapsed() >= USAGE_EVERY && !self.claiming() {
             self.usage_read = Instant::now();
             self.usage_due = false;
             // Assembled first: a response is given the turn assembly numbered.
