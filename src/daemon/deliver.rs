@@ -1,9 +1,10 @@
-//! Batches from claim to outcome: claim and prepare the next batch and launch it as a
-//! flight (`inflight`), then, as each flight comes back in whatever order, write what
+//! Batches from claim to outcome: claim the next batch and launch it as a flight
+//! (`inflight`, which has it prepared off the loop's thread), then, as each flight comes back in whatever order, write what
 //! became of its rows: acknowledged, retried later with the whole sink backing off, paused
 //! on a refused credential, dead when refused alone, or back in the queue at a stop. Never
 //! acknowledges a row before the collector's 2xx for it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dlog;
@@ -14,7 +15,8 @@ use crate::shared::store::StoreError;
 use super::drain::Daemon;
 use super::inflight::{Outcome, Report};
 use super::ledger::Record;
-use super::sink::{Failure, OutEvent, Sink};
+use super::queue::Claimed;
+use super::sink::{Failure, Sink};
 
 /// How long a stop waits for the batches in flight: under difflorectl's default 5 s grace.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -43,37 +45,24 @@ impl Daemon {
                 crate::shared::error_chain(&e)
             );
         }
-        let mut events = Vec::with_capacity(batch.len());
-        for row in batch {
-            let id = row.id;
-            match self.preparer.prepare(row, self.publisher.redactions_mut()) {
-                Ok(ev) => events.push(ev),
-                Err(why) => {
-                    dlog!("event {id} cannot be sent and is now dead: {why}");
-                    self.record(Record::Bury {
-                        ids: vec![id],
-                        now,
-                        why: why.to_string(),
-                    });
-                }
-            }
-        }
-        if !events.is_empty() {
-            self.launch(events);
-        }
+        self.launch(batch);
         Ok(true)
     }
 
-    fn launch(&mut self, events: Vec<OutEvent>) {
+    /// Send a claimed batch off as a flight. Its rows are prepared (redacted, made into
+    /// the records that leave) off the loop's thread, so that the next claim overlaps them.
+    fn launch(&mut self, batch: Vec<Claimed>) {
+        let rows: Vec<i64> = batch.iter().map(|r| r.id).collect();
         let Some(sink) = self.sink.clone() else {
-            let ids = events.iter().map(|e| e.row).collect();
-            return self.record(Record::Release(ids));
+            return self.record(Record::Release(rows));
         };
         self.publisher.attempt();
         let ticket = self.concurrency.launch(self.flights.len() + 1);
         let control = self.control.clone();
+        let preparer = Arc::clone(&self.preparer);
+        let preparing = tokio::task::spawn_blocking(move || preparer.prepare_batch(batch));
         self.flights
-            .launch(sink, control, events, ticket, self.epoch);
+            .launch(sink, control, rows, preparing, ticket, self.epoch);
     }
 
     /// How many batches may be out now: the adapted limit while the collector accepts,
@@ -92,8 +81,24 @@ impl Daemon {
         for _ in 0..report.more_requests {
             self.publisher.attempt();
         }
-        self.concurrency
-            .land(report.ticket, report.first_rtt, report.pushed_back);
+        if !report.redactions.is_empty() {
+            let counts = self.publisher.redactions_mut();
+            for (rule, n) in report.redactions {
+                *counts.entry(rule).or_default() += n;
+            }
+        }
+        for (id, why) in report.unsendable {
+            dlog!("event {id} cannot be sent and is now dead: {why}");
+            self.record(Record::Bury {
+                ids: vec![id],
+                now: now_ms(),
+                why,
+            });
+        }
+        if let Some(rtt) = report.first_rtt {
+            self.concurrency
+                .land(report.ticket, rtt, report.pushed_back);
+        }
         // Sent before the latest outage was seen (or to a sink a reload has replaced): its
         // failure belongs to that outage, and its success says nothing about the collector
         // now.

@@ -1,6 +1,7 @@
-//! The batches out at once: each prepared batch becomes one flight, a future on the drain
-//! loop's thread that sends it (bisecting refusals, halving on 413) and reports what became
-//! of every row. A flight never touches the outbox, the backoff or the log's failure
+//! The batches out at once: each claimed batch becomes one flight, a future on the drain
+//! loop's thread that waits for the batch to be prepared (on a thread of its own, so the
+//! loop claims the next meanwhile), sends it (bisecting refusals, halving on 413) and
+//! reports what became of every row. A flight never touches the outbox, the backoff or the log's failure
 //! details: the loop writes its outcomes (`Daemon::land`) as flights come back, in whatever
 //! order the collector answers. A stop gives every flight until the shutdown deadline;
 //! what is not sent by then is reported unsent, never acknowledged.
@@ -13,10 +14,12 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::dlog;
 
 use super::concurrency::Ticket;
+use super::prepare::{Counts, Prepared};
 use super::signals::Control;
 use super::sink::{Failure, OutEvent, Sink, Verdict};
 
@@ -52,11 +55,16 @@ pub struct Epoch {
 pub struct Report {
     pub ticket: Ticket,
     pub epoch: Epoch,
-    pub first_rtt: Duration,
+    /// `None` when nothing was sent (every row unsendable, or a stop came first).
+    pub first_rtt: Option<Duration>,
     pub pushed_back: bool,
     /// Requests sent beyond the first (bisection, splits).
     pub more_requests: u32,
     pub outcomes: Vec<Outcome>,
+    /// Rows that could not be made into records at all (dead, with why), and the
+    /// redactions preparing the batch made.
+    pub unsendable: Vec<(i64, String)>,
+    pub redactions: Counts,
 }
 
 type Flight = Pin<Box<dyn Future<Output = Report>>>;
@@ -85,19 +93,44 @@ impl Flights {
         self.out.is_empty()
     }
 
-    /// Send `events` with `sink`; its report comes back from `next`.
+    /// Send `rows` with `sink` once `preparing` (on its own thread) has made them into
+    /// records; the report comes back from `next`.
     pub fn launch(
         &mut self,
         sink: Rc<Sink>,
         control: Rc<Control>,
-        events: Vec<OutEvent>,
+        rows: Vec<i64>,
+        preparing: JoinHandle<Prepared>,
         ticket: Ticket,
         epoch: Epoch,
     ) {
         let deadline = self.deadline.subscribe();
-        self.out.push(Box::pin(fly(
-            sink, control, deadline, events, ticket, epoch,
-        )));
+        self.out.push(Box::pin(async move {
+            let mut report = Report {
+                ticket,
+                epoch,
+                first_rtt: None,
+                pushed_back: false,
+                more_requests: 0,
+                outcomes: Vec::new(),
+                unsendable: Vec::new(),
+                redactions: Counts::new(),
+            };
+            let prepared = match preparing.await {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    dlog!("preparing a batch failed ({e}): its events go back to the queue");
+                    report.outcomes.push(Outcome::Unsent(rows));
+                    return report;
+                }
+            };
+            report.unsendable = prepared.unsendable;
+            report.redactions = prepared.redactions;
+            if !prepared.events.is_empty() {
+                fly(&sink, &control, deadline, prepared.events, &mut report).await;
+            }
+            report
+        }));
     }
 
     /// The next flight to come back (pending forever while none is out).
@@ -129,21 +162,12 @@ fn all_rows(slice: &[OutEvent], rest: &[Vec<OutEvent>]) -> Vec<i64> {
 /// nothing is accepted, the collector (or a proxy) refuses everything. Then the whole
 /// batch waits out a backoff, like an outage, instead of being bisected into `dead`.
 async fn fly(
-    sink: Rc<Sink>,
-    control: Rc<Control>,
+    sink: &Sink,
+    control: &Control,
     mut deadline: watch::Receiver<Option<Instant>>,
     events: Vec<OutEvent>,
-    ticket: Ticket,
-    epoch: Epoch,
-) -> Report {
-    let mut report = Report {
-        ticket,
-        epoch,
-        first_rtt: Duration::ZERO,
-        pushed_back: false,
-        more_requests: 0,
-        outcomes: Vec::new(),
-    };
+    report: &mut Report,
+) {
     let out = &mut report.outcomes;
     let mut todo = vec![events];
     // Refused before any neighbour was accepted: no verdict yet.
@@ -167,9 +191,9 @@ async fn fly(
             break;
         }
         let started = Instant::now();
-        let result = send_until_deadline(&sink, &mut deadline, &slice).await;
+        let result = send_until_deadline(sink, &mut deadline, &slice).await;
         if sent == 0 {
-            report.first_rtt = started.elapsed();
+            report.first_rtt = Some(started.elapsed());
             report.pushed_back = matches!(&result, Some(Err(f)) if f.verdict == Verdict::Retry);
         }
         sent += 1;
@@ -232,7 +256,6 @@ async fn fly(
         }
     }
     report.more_requests = sent.saturating_sub(1);
-    report
 }
 
 /// Send, but once a stop is requested give the send only until the shutdown deadline.

@@ -90,6 +90,15 @@ pub fn cut(mut text: String, max: usize) -> String {
 /// Redaction counts per rule, as the health record shows them.
 pub type Counts = BTreeMap<String, u64>;
 
+/// A claimed batch as it leaves: the events to send, the rows that cannot be sent at all
+/// (with why), and the redactions made on the way.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub events: Vec<OutEvent>,
+    pub unsendable: Vec<(i64, String)>,
+    pub redactions: Counts,
+}
+
 impl Preparer {
     pub fn new(install_id: String, config: &Config) -> Result<Preparer, PrepareError> {
         Ok(Preparer {
@@ -101,6 +110,22 @@ impl Preparer {
 
     pub fn install_id(&self) -> &str {
         &self.install_id
+    }
+
+    /// Every row of a claimed batch, in order (`prepare`).
+    pub fn prepare_batch(&self, batch: Vec<Claimed>) -> Prepared {
+        let mut out = Prepared {
+            events: Vec::with_capacity(batch.len()),
+            ..Prepared::default()
+        };
+        for row in batch {
+            let id = row.id;
+            match self.prepare(row, &mut out.redactions) {
+                Ok(ev) => out.events.push(ev),
+                Err(why) => out.unsendable.push((id, why)),
+            }
+        }
+        out
     }
 
     /// A claimed row as the collector will see it, or why it cannot be sent at all. The
