@@ -186,13 +186,15 @@ impl Outbox {
 static FINE_PATIENCE_US: AtomicU64 = AtomicU64::new(0);
 
 /// SQLite's busy handler for the hook: asked for the `n`th time for one lock, sleep 25 µs
-/// doubled each time up to 1 ms, and give up (SQLITE_BUSY) once the sleeps add up to the
-/// patience.
+/// doubled each time up to 200 µs, and give up (SQLITE_BUSY) once the sleeps add up to the
+/// patience. The cap is short because a draining daemon commits back to back, each write
+/// lock held a few ms with a gap well under a millisecond between: a hook sleeping a whole
+/// millisecond at a time would keep missing the gaps.
 fn fine_busy_wait(n: i32) -> bool {
-    // 25, 50, 100, 200, 400, 800, then 1000 µs each time.
-    let step = |i: u32| (25u64 << i.min(6)).min(1000);
+    // 25, 50, 100, then 200 µs each time.
+    let step = |i: u32| 25u64 << i.min(3);
     let n = u32::try_from(n).unwrap_or(0);
-    let waited = 25 * ((1u64 << n.min(6)) - 1) + u64::from(n.saturating_sub(6)) * 1000;
+    let waited = 25 * ((1u64 << n.min(4)) - 1) + u64::from(n.saturating_sub(4)) * 200;
     if waited >= FINE_PATIENCE_US.load(Ordering::Relaxed) {
         return false;
     }
@@ -221,11 +223,12 @@ mod tests {
     #[test]
     fn the_fine_busy_wait_steps_up_and_gives_up_at_its_patience() {
         FINE_PATIENCE_US.store(1000, Ordering::Relaxed);
-        // Sleeps of 25, 50, 100, 200, 400 µs (775 in all) fit; the sixth ask would pass 1 ms.
-        for n in 0..6 {
+        // Sleeps of 25, 50, 100, then 200 µs (975 in all after eight) fit; the ninth ask
+        // would pass 1 ms.
+        for n in 0..8 {
             assert!(fine_busy_wait(n), "ask {n}");
         }
-        assert!(!fine_busy_wait(6));
+        assert!(!fine_busy_wait(8));
         assert!(!fine_busy_wait(i32::MAX));
     }
     use crate::shared::event::classify;

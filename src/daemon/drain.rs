@@ -8,6 +8,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+
 use crate::dlog;
 use crate::shared::assemble::Assembler;
 use crate::shared::config::Config;
@@ -321,9 +323,15 @@ impl Daemon {
                     self.wake.pause();
                     self.keep_wal_bounded();
                 }
-                // Let the flights (and the signal forwarder) run between claims: a file
-                // sink never awaits, and a long backlog must not hold off SIGTERM.
+                // Let the signal forwarder and the connections run between claims (a file
+                // sink never awaits, and a long backlog must not hold off SIGTERM), then
+                // the flights: they are this task's own futures, polled nowhere else while
+                // the loop claims. Without this turn a batch would wait for the last claim
+                // of the round before its request went out.
                 tokio::task::yield_now().await;
+                while let Some(Some(report)) = self.flights.next().now_or_never() {
+                    self.land(report);
+                }
                 continue;
             }
             if self.flights.is_empty() && self.wake.paused() {
