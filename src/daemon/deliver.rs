@@ -1,7 +1,8 @@
 //! Batches from claim to outcome: claim the next batch and launch it as a flight
-//! (`inflight`, which has it prepared off the loop's thread), then, as each flight comes back in whatever order, write what
-//! became of its rows: acknowledged, retried later with the whole sink backing off, paused
-//! on a refused credential, dead when refused alone, or back in the queue at a stop. Never
+//! (`inflight`, which has it prepared off the loop's thread), then, as each flight comes
+//! back in whatever order, write what became of its rows: acknowledged, retried later with
+//! the whole sink backing off, paused on a refused credential, dead when refused alone (or
+//! when it cannot be made into a record at all), or back in the queue at a stop. Never
 //! acknowledges a row before the collector's 2xx for it.
 
 use std::sync::Arc;

@@ -1,10 +1,10 @@
 //! The batches out at once: each claimed batch becomes one flight, a future on the drain
 //! loop's thread that waits for the batch to be prepared (on a thread of its own, so the
 //! loop claims the next meanwhile), sends it (bisecting refusals, halving on 413) and
-//! reports what became of every row. A flight never touches the outbox, the backoff or the log's failure
-//! details: the loop writes its outcomes (`Daemon::land`) as flights come back, in whatever
-//! order the collector answers. A stop gives every flight until the shutdown deadline;
-//! what is not sent by then is reported unsent, never acknowledged.
+//! reports what became of every row. A flight never touches the outbox, the backoff or the
+//! log's failure details: the loop writes its outcomes (`Daemon::land`) as flights come
+//! back, in whatever order the collector answers. A stop gives every flight until the
+//! shutdown deadline; what is not sent by then is reported unsent, never acknowledged.
 
 use std::future::Future;
 use std::pin::Pin;
