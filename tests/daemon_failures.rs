@@ -1,6 +1,7 @@
 //! difflored when the collector keeps saying no: a refused credential pauses the queue
-//! without spending attempts (SIGHUP resumes), SIGUSR1 cuts a backoff short, and events
-//! failing for longer than `dead_after` go dead.
+//! without spending attempts (SIGHUP resumes), SIGUSR1 cuts a backoff short, events
+//! failing for longer than `dead_after` go dead, and so do rows that cannot be made into
+//! records at all, with their reason.
 
 mod common;
 
@@ -230,4 +231,64 @@ fn sb_count_locked(conn: &rusqlite::Connection, filter: &str) -> i64 {
         |r| r.get(0),
     )
     .unwrap()
+}
+
+/// Rows that cannot be made into records at all (a payload that is not UTF-8, or not
+/// JSON: a damaged or hand-edited outbox) go dead with the reason, off the loop's thread
+/// where batches are prepared, while the rest of their batch is delivered once.
+#[test]
+fn rows_that_cannot_be_prepared_go_dead_with_the_reason_and_their_batch_is_delivered() {
+    let sb = Sandbox::new();
+    let c = Collector::start();
+    let ids = enqueue(&sb, 10, "prep");
+    let row = |id: &String| id.rsplit('-').next().unwrap().parse::<i64>().unwrap();
+    let (not_utf8, not_json) = (row(&ids[3]), row(&ids[7]));
+    let conn = sb.sqlite();
+    conn.execute(
+        "UPDATE events SET payload = X'7B22FF22FE7D' WHERE id = ?1",
+        [not_utf8],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE events SET payload = '{\"cut' WHERE id = ?1",
+        [not_json],
+    )
+    .unwrap();
+    drop(conn);
+    let want: BTreeSet<String> = ids
+        .iter()
+        .filter(|id| ![not_utf8, not_json].contains(&row(id)))
+        .cloned()
+        .collect();
+    let d = DaemonGuard::foreground(&sb, &["--endpoint", &c.url()]);
+    assert!(
+        wait_until(LIMIT, || c.ids() == want
+            && sb.count("state = 'dead'") == 2
+            && sb.count("state NOT IN ('dead', 'delivered')") == 0),
+        "{}",
+        d.log_text()
+    );
+    let why = |id: i64| -> String {
+        sb.sqlite()
+            .query_row("SELECT last_error FROM events WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert!(
+        why(not_utf8).contains("not valid UTF-8"),
+        "{}",
+        why(not_utf8)
+    );
+    assert!(
+        why(not_json).contains("not valid JSON"),
+        "{}",
+        why(not_json)
+    );
+    assert_eq!(c.duplicates(), 0);
+    let log = d.log_text();
+    assert!(
+        log.contains(&format!("event {not_utf8} cannot be sent and is now dead")),
+        "{log}"
+    );
 }
