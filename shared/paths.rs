@@ -77,6 +77,10 @@ impl Paths {
     pub fn log_file(&self) -> PathBuf {
         self.home.join("difflored.log")
     }
+    /// Locked (shared) by each hook waiting for the outbox's write lock: `store::waiting`.
+    pub fn hooks_waiting(&self) -> PathBuf {
+        self.home.join("hooks-waiting")
+    }
     pub fn config_file(&self) -> PathBuf {
         self.home.join("config.toml")
     }

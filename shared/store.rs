@@ -5,6 +5,7 @@
 
 mod open;
 mod schema;
+mod waiting;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use super::event::{Fields, State};
 
 pub use open::{Durability, OpenOptions};
 pub use schema::SCHEMA_VERSION;
+pub use waiting::Waiters;
 
 /// Bytes of a rejected input kept for inspection.
 pub const REJECTED_EXCERPT: usize = 4096;
@@ -80,7 +82,7 @@ impl Outbox {
         payload: &str,
     ) -> Result<i64, StoreError> {
         let mut stmt = self.conn.prepare_cached(INSERT).map_err(|e| self.sql(e))?;
-        stmt.execute(params![
+        let stored = stmt.execute(params![
             received_ms,
             fields.client,
             fields.event,
@@ -91,8 +93,9 @@ impl Outbox {
             payload.len() as i64,
             State::Pending.as_str(),
             Option::<String>::None,
-        ])
-        .map_err(|e| self.sql(e))?;
+        ]);
+        waiting::HOOK.done();
+        stored.map_err(|e| self.sql(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -108,7 +111,7 @@ impl Outbox {
     ) -> Result<i64, StoreError> {
         let excerpt = rejected_excerpt(raw);
         let mut stmt = self.conn.prepare_cached(INSERT).map_err(|e| self.sql(e))?;
-        stmt.execute(params![
+        let stored = stmt.execute(params![
             received_ms,
             client.unwrap_or("unknown"),
             "rejected",
@@ -119,8 +122,9 @@ impl Outbox {
             size as i64,
             State::Rejected.as_str(),
             reason,
-        ])
-        .map_err(|e| self.sql(e))?;
+        ]);
+        waiting::HOOK.done();
+        stored.map_err(|e| self.sql(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 

@@ -98,6 +98,7 @@ impl Outbox {
         if opts.fine_busy_wait {
             let patience = u64::try_from(opts.busy_timeout.as_micros()).unwrap_or(u64::MAX);
             FINE_PATIENCE_US.store(patience, Ordering::Relaxed);
+            super::waiting::HOOK.set_path(paths);
             conn.busy_handler(Some(fine_busy_wait))
                 .map_err(|source| StoreError::Open {
                     path: path.clone(),
@@ -189,7 +190,8 @@ static FINE_PATIENCE_US: AtomicU64 = AtomicU64::new(0);
 /// doubled each time up to 200 µs, and give up (SQLITE_BUSY) once the sleeps add up to the
 /// patience. The cap is short because a draining daemon commits back to back, each write
 /// lock held a few ms with a gap well under a millisecond between: a hook sleeping a whole
-/// millisecond at a time would keep missing the gaps.
+/// millisecond at a time would keep missing the gaps. Each refusal also marks the hook
+/// waiting (`waiting`), and a daemon that sees the mark lets it have the lock.
 fn fine_busy_wait(n: i32) -> bool {
     // 25, 50, 100, then 200 µs each time.
     let step = |i: u32| 25u64 << i.min(3);
@@ -198,6 +200,8 @@ fn fine_busy_wait(n: i32) -> bool {
     if waited >= FINE_PATIENCE_US.load(Ordering::Relaxed) {
         return false;
     }
+    // Refused: let a draining daemon know, so that it lets go between two commits.
+    super::waiting::HOOK.waiting();
     std::thread::sleep(Duration::from_micros(step(n)));
     true
 }

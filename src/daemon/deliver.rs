@@ -16,24 +16,61 @@ use crate::shared::store::StoreError;
 use super::drain::Daemon;
 use super::inflight::{Outcome, Report};
 use super::ledger::Record;
-use super::queue::Claimed;
+use super::queue::{self, Claimed, Take};
 use super::sink::{Failure, Sink};
 
 /// How long a stop waits for the batches in flight: under difflorectl's default 5 s grace.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// Rows claimed or acknowledged in one transaction while hooks wait for the outbox: about
+/// a millisecond of holding its lock, where a whole batch's claim holds it for several.
+const CLAIM_PIECE: usize = 100;
+
 impl Daemon {
     /// Claim one batch and send it off. Returns whether more rows may be waiting.
+    ///
+    /// While hooks have been waiting for the outbox lately, the batch is claimed in pieces
+    /// of `CLAIM_PIECE` rows, each its own transaction with the hooks let in between: a
+    /// hook then waits for at most one piece, not a whole batch's claim.
     pub(super) fn drain_batch(&mut self) -> Result<bool, StoreError> {
         let now = now_ms();
         let with_spans = self.sink.as_ref().is_some_and(|s| s.sends_spans());
-        let mut batch = super::spans::claim(
-            &mut self.assembler,
-            &self.outbox,
-            now,
-            &self.config,
-            with_spans,
-        )?;
+        let (max_events, max_bytes) = (self.config.batch_max_events, self.config.batch_max_bytes);
+        let piece = if self.waiters.recent() {
+            CLAIM_PIECE.min(max_events)
+        } else {
+            max_events
+        };
+        let mut batch: Vec<Claimed> = Vec::new();
+        let mut bytes = 0;
+        loop {
+            self.waiters.step_aside();
+            let take = Take {
+                events: piece.min(max_events - batch.len()),
+                bytes: max_bytes.saturating_sub(bytes),
+                oversize_first: batch.is_empty(),
+            };
+            let part = match super::spans::claim(
+                &mut self.assembler,
+                &self.outbox,
+                now,
+                &self.config,
+                take,
+                with_spans,
+            ) {
+                Ok(part) => part,
+                // A later piece's failure was undone with its transaction: what the earlier
+                // pieces claimed goes out, and the next claim meets the trouble afresh.
+                Err(_) if !batch.is_empty() => break,
+                Err(e) => return Err(e),
+            };
+            let full = part.len() == take.events;
+            bytes += part.iter().map(queue::Claimed::budget).sum::<usize>();
+            batch.extend(part);
+            if !full || batch.len() >= max_events || bytes >= max_bytes {
+                break;
+            }
+        }
         if batch.is_empty() {
             self.work = false;
             return Ok(false);
@@ -247,10 +284,32 @@ impl Daemon {
     }
 
     /// Write a batch's outcome; if the outbox is held by another process, keep it owed
-    /// (written before anything new is claimed) and pause briefly.
+    /// (written before anything new is claimed) and pause briefly. While hooks have been
+    /// waiting lately, an acknowledgement is written in pieces of `CLAIM_PIECE` rows, the
+    /// hooks let in before each, as a claim is.
     pub(super) fn record(&mut self, record: Record) {
-        if let Err(e) = self.ledger.write(&self.outbox, record) {
-            self.store_trouble(&e);
+        let pieces = match record {
+            Record::Ack { ids, keep_history }
+                if ids.len() > CLAIM_PIECE && self.waiters.recent() =>
+            {
+                ids.chunks(CLAIM_PIECE)
+                    .map(|ids| Record::Ack {
+                        ids: ids.to_vec(),
+                        keep_history,
+                    })
+                    .collect()
+            }
+            record => vec![record],
+        };
+        let mut pieces = pieces.into_iter();
+        for piece in pieces.by_ref() {
+            self.waiters.step_aside();
+            if let Err(e) = self.ledger.write(&self.outbox, piece) {
+                self.store_trouble(&e);
+                break;
+            }
         }
+        // After a failure the rest is owed, in order, behind the piece that failed.
+        pieces.for_each(|piece| self.ledger.owe(piece));
     }
 }

@@ -15,7 +15,7 @@ use crate::shared::assemble::Assembler;
 use crate::shared::config::Config;
 use crate::shared::health::Circuit;
 use crate::shared::paths::Paths;
-use crate::shared::store::{OpenOptions, Outbox, StoreError};
+use crate::shared::store::{OpenOptions, Outbox, StoreError, Waiters};
 use crate::shared::{error_chain, now_ms, spill};
 
 use super::backoff::Backoff;
@@ -115,6 +115,8 @@ pub struct Daemon {
     pub(super) epoch: Epoch,
     /// Reports writes to the outbox, so an idle loop sleeps instead of polling.
     wake: Wake,
+    /// Hooks waiting for the outbox's write lock, let in before each claim and outcome.
+    pub(super) waiters: Waiters,
     /// A write reported (when, and looks since) whose commit has not been seen yet.
     unseen_write: Option<(Instant, u32)>,
     /// Events arrived since token usage was last read from transcripts, and when that was.
@@ -143,6 +145,7 @@ impl Daemon {
     ) -> Result<Daemon, StoreError> {
         let data_version = queue::data_version(&outbox)?;
         let wake = Wake::watch(&paths);
+        let waiters = Waiters::open(&paths);
         let concurrency = Concurrency::new(config.max_in_flight);
         // A WAL started over (after a checkpoint) is cut back to this: its file's length
         // then says how much the drain has written since.
@@ -184,6 +187,7 @@ impl Daemon {
             concurrency,
             epoch: Epoch::default(),
             wake,
+            waiters,
             unseen_write: None,
             usage_due: true,
             usage_read: Instant::now() - USAGE_EVERY,

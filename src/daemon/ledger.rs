@@ -75,6 +75,11 @@ impl Ledger {
         self.settle(outbox)
     }
 
+    /// Keep `record` owed without trying to write it (the write before it just failed).
+    pub fn owe(&mut self, record: Record) {
+        self.owed.push(record);
+    }
+
     /// Write what is owed, in order, stopping at the first failure (kept for next time).
     pub fn settle(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
         while let Some(first) = self.owed.first() {

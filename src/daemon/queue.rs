@@ -52,7 +52,7 @@ pub fn reclaim_all(outbox: &Outbox) -> Result<usize, StoreError> {
 }
 
 /// The rows a claim takes: `?1` now, `?2` most events, `?3` most bytes, `?4` envelope
-/// bytes per event. The inner select walks the `events_state (state, id, next_attempt_ms)`
+/// bytes per event, `?5` whether a first row larger than `?3` is taken alone. The inner select walks the `events_state (state, id, next_attempt_ms)`
 /// index in id order and stops after `?2` due rows, so a claim costs the batch, not the
 /// backlog.
 macro_rules! due_ids {
@@ -62,8 +62,15 @@ macro_rules! due_ids {
             FROM (SELECT id, size FROM events
                   WHERE state = 'pending' AND next_attempt_ms <= ?1
                   ORDER BY id LIMIT ?2))
-        WHERE running <= ?3 OR running = size + ?4"
+        WHERE running <= ?3 OR (?5 AND running = size + ?4)"
     };
+}
+
+impl Claimed {
+    /// The bytes a claim counts for this row against `batch_max_bytes`.
+    pub fn budget(&self) -> usize {
+        usize::try_from(self.size).unwrap_or(0) + ENVELOPE_BYTES as usize
+    }
 }
 
 /// What a claim reads of each row (`row`).
@@ -111,13 +118,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Claimed> {
     })
 }
 
-fn select(
-    outbox: &Outbox,
-    sql: &str,
-    now_ms: i64,
-    max_events: usize,
-    max_bytes: usize,
-) -> Result<Vec<Claimed>, StoreError> {
+fn select(outbox: &Outbox, sql: &str, now_ms: i64, take: Take) -> Result<Vec<Claimed>, StoreError> {
     let mut stmt = outbox
         .conn()
         .prepare_cached(sql)
@@ -126,9 +127,10 @@ fn select(
         .query_map(
             params![
                 now_ms,
-                max_events.max(1) as i64,
-                max_bytes as i64,
-                ENVELOPE_BYTES
+                take.events.max(1) as i64,
+                take.bytes as i64,
+                ENVELOPE_BYTES,
+                take.oversize_first
             ],
             row,
         )
@@ -149,18 +151,40 @@ pub fn claim(
     max_events: usize,
     max_bytes: usize,
 ) -> Result<Vec<Claimed>, StoreError> {
-    select(outbox, CLAIM, now_ms, max_events, max_bytes)
+    let take = Take {
+        events: max_events,
+        bytes: max_bytes,
+        oversize_first: true,
+    };
+    select(outbox, CLAIM, now_ms, take)
 }
 
 /// The rows `claim` would take, read and left pending: inside a write transaction, for
 /// `claim_rows` to claim.
-pub fn due(
-    outbox: &Outbox,
-    now_ms: i64,
-    max_events: usize,
-    max_bytes: usize,
-) -> Result<Vec<Claimed>, StoreError> {
-    select(outbox, DUE, now_ms, max_events, max_bytes)
+pub fn due(outbox: &Outbox, now_ms: i64, take: Take) -> Result<Vec<Claimed>, StoreError> {
+    select(outbox, DUE, now_ms, take)
+}
+
+/// How much one claim may take: at most `events` rows, and no more than `bytes`
+/// (estimated, as `budget` counts) unless `oversize_first` lets a larger first row go
+/// alone. A batch's first claim lets it, or that row would never leave; a claim that adds
+/// to a batch already started does not, or the batch would outgrow `bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Take {
+    pub events: usize,
+    pub bytes: usize,
+    pub oversize_first: bool,
+}
+
+impl Take {
+    /// A whole batch as `config` caps it, in one claim.
+    pub fn batch(config: &crate::shared::config::Config) -> Take {
+        Take {
+            events: config.batch_max_events,
+            bytes: config.batch_max_bytes,
+            oversize_first: true,
+        }
+    }
 }
 
 /// Claim `rows` (read by `due` in the same transaction), writing into each its mark from
@@ -433,7 +457,12 @@ mod tests {
                 .collect();
             reclaim_all(&outbox).unwrap();
             assert_eq!(ids.len(), 1);
-            assert_eq!(due(&outbox, 1000 + now, 500, 1 << 20).unwrap().len(), 1);
+            let take = Take {
+                events: 500,
+                bytes: 1 << 20,
+                oversize_first: true,
+            };
+            assert_eq!(due(&outbox, 1000 + now, take).unwrap().len(), 1);
         }
         for sql in [CLAIM, DUE] {
             let stmt = outbox.conn().prepare_cached(sql).unwrap();
@@ -519,6 +548,25 @@ mod tests {
         // A single row larger than the cap still goes alone.
         let big = outbox_with(&tempfile::tempdir().unwrap(), &[5000, 10]);
         assert_eq!(claim(&big, 5, 100, 1000).unwrap().len(), 1);
+        // A claim adding to a batch already started takes no row over what is left of the
+        // cap, not even as its first: a batch never outgrows its cap by a piece.
+        let dir = tempfile::tempdir().unwrap();
+        let later = outbox_with(&dir, &[5000, 10]);
+        let piece = |bytes| Take {
+            events: 100,
+            bytes,
+            oversize_first: false,
+        };
+        assert!(due(&later, 5, piece(1000)).unwrap().is_empty());
+        assert_eq!(due(&later, 5, piece(6000)).unwrap().len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let small_first = outbox_with(&dir, &[10, 5000]);
+        let ids: Vec<i64> = due(&small_first, 5, piece(1000))
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, [1]);
     }
 
     #[test]
@@ -565,7 +613,7 @@ mod tests {
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap();
             let plan: Vec<String> = stmt
-                .query_map(params![0, 1, 1, 1], |r| r.get::<_, String>(3))
+                .query_map(params![0, 1, 1, 1, true], |r| r.get::<_, String>(3))
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();

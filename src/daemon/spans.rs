@@ -13,7 +13,7 @@ use crate::shared::config::Config;
 use crate::shared::store::{Outbox, StoreError};
 use crate::shared::vocabulary::kind_of;
 
-use super::queue::{self, Claimed};
+use super::queue::{self, Claimed, Take};
 use super::usage::turns::Tokens;
 
 /// Rows folded in per transaction: hooks wait for the write lock no longer than this takes.
@@ -149,18 +149,14 @@ pub fn claim(
     outbox: &Outbox,
     now_ms: i64,
     config: &Config,
+    take: Take,
     with_spans: bool,
 ) -> Result<Vec<Claimed>, StoreError> {
     let conn = outbox.conn();
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| outbox.sql(e))?;
     let claimed = (|| {
-        let mut batch = queue::due(
-            outbox,
-            now_ms,
-            config.batch_max_events,
-            config.batch_max_bytes,
-        )?;
+        let mut batch = queue::due(outbox, now_ms, take)?;
         let Some(last) = batch.last().map(|c| c.id) else {
             return Ok(batch);
         };
@@ -402,7 +398,7 @@ mod tests {
             batch_max_events: size,
             ..Config::default()
         };
-        let batch = claim(assembler, db, NOW, &config, true).unwrap();
+        let batch = claim(assembler, db, NOW, &config, Take::batch(&config), true).unwrap();
         let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
         match then {
             Then::Ack => {

@@ -183,7 +183,15 @@ impl Drainer {
             loop {
                 let batch = claiming.time(|| {
                     if self.traces_on {
-                        spans::claim(&mut self.assembler, db, now, &self.config, true).unwrap()
+                        spans::claim(
+                            &mut self.assembler,
+                            db,
+                            now,
+                            &self.config,
+                            queue::Take::batch(&self.config),
+                            true,
+                        )
+                        .unwrap()
                     } else {
                         queue::claim(db, now, BATCH, self.config.batch_max_bytes).unwrap()
                     }
