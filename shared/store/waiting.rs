@@ -10,7 +10,8 @@
 //! at, on a run that gets the lock at once.
 
 use std::fs::{File, TryLockError};
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -66,12 +67,7 @@ impl Mark {
         let Some(path) = inner.path.clone() else {
             return;
         };
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path);
+        let opened = open(&path);
         if let Ok(file) = opened
             && file.try_lock_shared().is_ok()
         {
@@ -102,6 +98,17 @@ const LOOK_EVERY: Duration = Duration::from_micros(50);
 /// writes in shorter transactions meanwhile (`recent`).
 const RECENT: Duration = Duration::from_secs(1);
 
+/// Open (creating, empty) the mark file; never through a symbolic link.
+fn open(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// The daemon's side.
 #[derive(Debug)]
 pub struct Waiters {
@@ -114,13 +121,7 @@ pub struct Waiters {
 impl Waiters {
     /// Open (creating) the mark file. Without it (an error here) the daemon never waits.
     pub fn open(paths: &Paths) -> Waiters {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(paths.hooks_waiting())
-            .ok();
+        let file = open(&paths.hooks_waiting()).ok();
         Waiters {
             file,
             deaf_until: None,
