@@ -88,7 +88,7 @@ impl Mark {
 /// The longest the daemon waits for hooks before one write transaction. A hook marked
 /// waiting takes the lock within its busy handler's next step (at most 200 µs) and holds it
 /// for one insert; a wait this long means it is stopped or starved of CPU.
-pub const STEP_ASIDE_MAX: Duration = Duration::from_millis(3);
+const STEP_ASIDE_MAX: Duration = Duration::from_millis(3);
 /// After a wait ran out, the daemon stops looking for this long, so a hook stopped while
 /// marked (a debugger, SIGSTOP) costs one wait, not one per transaction.
 const DEAF_AFTER_TIMEOUT: Duration = Duration::from_millis(250);
