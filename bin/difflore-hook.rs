@@ -1,13 +1,14 @@
 //! `difflore-hook`: the command agents' hook configs run, with the event on stdin (or as a
 //! final JSON argument). Stores it and exits 0; never exits 2. On stdout only the "carry
 //! on" answer of an agent that needs one (Cline), and nothing for the others.
+#![no_main]
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::process::ExitCode;
 
 use bpaf::Bpaf;
 use difflore::hook::{self, HookArgs};
+use difflore::shared::sys;
 
 /// Capture one AI coding agent hook event into the local difflore outbox.
 #[derive(Debug, Clone, Bpaf)]
@@ -23,7 +24,24 @@ struct Args {
     event: Option<OsString>,
 }
 
-fn main() -> ExitCode {
+/// The process's entry, called by the C runtime in place of Rust's `main`. Rust's start-up
+/// (finding the main thread's stack guard by reading /proc/self/maps, an alternate signal
+/// stack, SIGSEGV handlers) costs about a tenth of a `/bin/true` on every agent event, and
+/// the hook needs none of it but what `sys::start_like_std` does. Returns the exit status.
+#[allow(unsafe_code)] // `no_mangle`: the one symbol named `main` in the program.
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    sys::start_like_std();
+    let status = run();
+    // Rust's start-up would have flushed stdout at exit; here that is ours to do.
+    let _ = std::io::stdout().flush();
+    status
+}
+
+fn run() -> std::ffi::c_int {
     // Arguments are read as the OS gives them (bytes): one that is not UTF-8 must not crash.
     let (args, notice) = match args().run_inner(bpaf::Args::current_args()) {
         Ok(args) => (args, None),
@@ -45,11 +63,11 @@ fn main() -> ExitCode {
         Err(bpaf::ParseFailure::Stdout(doc, _)) => {
             // --help / --version asked for explicitly by a person.
             let _ = write!(std::io::stdout(), "{doc}");
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(bpaf::ParseFailure::Completion(s)) => {
             let _ = write!(std::io::stdout(), "{s}");
-            return ExitCode::SUCCESS;
+            return 0;
         }
     };
     if let Some(answer) = hook::carry_on(args.client.as_deref()) {
@@ -62,11 +80,7 @@ fn main() -> ExitCode {
     if let Some(line) = outcome.message() {
         say(&line);
     }
-    if args.strict && outcome.is_failure() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    i32::from(args.strict && outcome.is_failure())
 }
 
 /// The one stderr line. Not `eprintln!`: it panics when the agent has stopped reading our

@@ -20,6 +20,46 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// What Rust's own start-up does that a binary entered at C `main` (the hook, see
+/// `bin/difflore-hook.rs`) still needs: SIGPIPE ignored, so that writing to an agent that
+/// stopped reading is an error and not death; and descriptors 0, 1 and 2 open (on
+/// /dev/null when the agent closed them), so that no file the process opens later (the
+/// outbox, a spill file) can be given one of their numbers and receive its stderr line.
+pub fn start_like_std() {
+    // SAFETY: SIG_IGN installs no handler and touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes exactly the three pollfd structs of `fds`.
+    let polled = loop {
+        match unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } {
+            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            rc => break rc != -1,
+        }
+    };
+    for pfd in fds {
+        let closed = if polled {
+            pfd.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) == -1 }
+        };
+        if closed {
+            // Taken in order 0, 1, 2, so each open gets the lowest free number: the closed
+            // one. SAFETY: the path is a NUL-terminated literal; the descriptor is kept open
+            // for the life of the process on purpose.
+            unsafe {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+}
+
 /// Does a process with this pid exist (whoever owns it)?
 pub fn process_exists(pid: i32) -> bool {
     if pid <= 0 {

@@ -50,8 +50,9 @@ fn main() {
     );
     println!("binary: {} ({})", hook.path.display(), hook.how);
 
-    // (a) the daemon's normal case: another connection keeps each outbox open. Every case
-    // has its own outbox, and the cases take turns so machine load hits all of them alike.
+    // (a) the daemon's normal case: another connection keeps each outbox open, and the pid
+    // file is locked as by a running daemon. Every case has its own outbox, and the cases
+    // take turns so machine load hits all of them alike.
     let homes = ["hook-held", "sqlite3-held", "hook-alone", "sqlite3-alone"].map(|h| bench.home(h));
     for home in &homes {
         bench.create_outbox(&hook, home);

@@ -35,7 +35,6 @@ pub fn measure(home: &Path, payload: &[u8], runs: usize) -> Vec<Piece> {
         "WAL length check",
         "insert and commit",
         "spill directory look",
-        "close the outbox",
     ];
     let mut pieces: Vec<Piece> = names
         .iter()
@@ -70,8 +69,8 @@ pub fn measure(home: &Path, payload: &[u8], runs: usize) -> Vec<Piece> {
             let _ = spill::import(&outbox, &paths, 4, Duration::from_secs(60));
         }
         next(5, &mut pieces);
+        // Not timed: the hook never closes its outbox (its exit does), but this loop must.
         drop(outbox);
-        next(6, &mut pieces);
     }
     pieces
 }

@@ -120,13 +120,18 @@ impl Bench {
         self.expect_silent("create");
     }
 
-    /// A connection that stays open (and has read once), as difflored's does.
-    pub fn hold_open(&self, home: &Path) -> rusqlite::Connection {
+    /// What a running difflored holds: a connection that stays open (and has read once),
+    /// and the pid file's lock, by which a hook knows that checkpoints are the daemon's to
+    /// make. This holder makes none, so SQLite's own checkpoint at 1000 WAL pages still
+    /// falls to a hook about once in 250 runs, where a daemon would have made it earlier.
+    pub fn hold_open(&self, home: &Path) -> (rusqlite::Connection, std::fs::File) {
         let conn = rusqlite::Connection::open(home.join("outbox.db")).expect("open outbox");
         let _: i64 = conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
             .expect("read outbox");
-        conn
+        let pid = std::fs::File::create(home.join("difflored.pid")).expect("pid file");
+        pid.try_lock().expect("lock the pid file");
+        (conn, pid)
     }
 
     /// The sqlite3 command line inserting the same payload with the same pragmas.

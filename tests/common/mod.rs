@@ -28,8 +28,10 @@ impl Sandbox {
 
     /// A command for one of the project's binaries, with a clean, sandboxed environment.
     pub fn cmd(&self, bin: &str) -> Command {
+        if bin == "difflore-hook" {
+            return self.command(&hook_bin());
+        }
         let path = match bin {
-            "difflore-hook" => env!("CARGO_BIN_EXE_difflore-hook"),
             "difflored" => env!("CARGO_BIN_EXE_difflored"),
             "difflorectl" => env!("CARGO_BIN_EXE_difflorectl"),
             other => panic!("unknown binary {other}"),
@@ -74,6 +76,13 @@ impl Sandbox {
             )
             .expect("count events")
     }
+}
+
+/// The hook under test: this build's, or the one `DIFFLORE_TEST_HOOK_BIN` names (`make test`
+/// sets it to the hook as `make install` builds it, static and with its own SQLite).
+pub fn hook_bin() -> PathBuf {
+    std::env::var_os("DIFFLORE_TEST_HOOK_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_difflore-hook").into(), PathBuf::from)
 }
 
 /// Spawn `cmd`, write `input` to its stdin, wait for it.

@@ -3,6 +3,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::Command;
 
 use difflore::shared::sys::effective_uid;
 
@@ -126,7 +127,7 @@ fn read_only_outbox_spills_then_is_imported_once_writable_again() {
         // The build tree may sit in a folder that uid cannot enter: run a copy placed
         // beside the data home instead.
         let exe = sb.dir.path().join("difflore-hook");
-        std::fs::copy(env!("CARGO_BIN_EXE_difflore-hook"), &exe).unwrap();
+        std::fs::copy(common::hook_bin(), &exe).unwrap();
         set_mode(&exe, 0o755);
         cmd = sb.command(&exe);
         cmd.env("DIFFLORE_HOOK_TIMEOUT_MS", "100");
@@ -236,6 +237,55 @@ fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
         record["payload"].as_str().map(str::as_bytes),
         Some(raw.as_slice())
     );
+}
+
+/// An agent may start its hook with stdin, stdout and stderr closed. Its stderr line
+/// (descriptor 2) must not land in a spill file or the outbox, and a closed stdin reads as
+/// empty. Two guards ensure it: the hook's own start (`sys::start_like_std` puts /dev/null
+/// on 0, 1 and 2) and SQLite's, which never keeps a file on a descriptor below 3.
+#[test]
+fn a_hook_started_with_its_standard_descriptors_closed_keeps_its_files_clean() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.home()).unwrap();
+    let garbage = b"not an SQLite database\n".repeat(200);
+    std::fs::write(sb.db(), &garbage).unwrap();
+    let raw = String::from_utf8(event("closed-fds")).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    let hook = common::hook_bin();
+    cmd.args(["-c", r#"exec "$0" "$1" <&- >&- 2>&-"#])
+        .arg(&hook)
+        .arg(&raw)
+        .env("DIFFLORE_HOME", sb.home())
+        .env("HOME", sb.dir.path().join("home"));
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(std::fs::read(sb.db()).unwrap(), garbage, "outbox changed");
+    let spilled = spill_files(&sb);
+    assert_eq!(spilled.len(), 1, "{spilled:?}");
+    let text = std::fs::read_to_string(&spilled[0]).unwrap();
+    assert!(
+        !text.contains("difflore-hook:"),
+        "stderr went into {text:?}"
+    );
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["payload"], raw.as_str());
+
+    // No event given at all: stdin is an empty /dev/null, as for any hook run by hand,
+    // never a read error on a closed descriptor.
+    std::fs::remove_file(sb.db()).unwrap();
+    let status = Command::new("/bin/sh")
+        .args(["-c", r#"exec "$0" <&- >&- 2>&-"#])
+        .arg(&hook)
+        .env("DIFFLORE_HOME", sb.home())
+        .env("HOME", sb.dir.path().join("home"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let stored = rows(&sb);
+    assert_eq!(stored.len(), 1, "{stored:#?}");
+    assert_eq!(stored[0].state, "rejected");
+    let reason = stored[0].last_error.as_deref().unwrap_or_default();
+    assert!(reason.contains("empty"), "{reason}");
 }
 
 /// Set a file's modification time `secs` seconds back.
