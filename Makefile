@@ -65,7 +65,7 @@ ci: lint test
 
 bench: hook
 	DIFFLORE_HOOK_BIN=$(HOOK_BIN) $(CARGO) bench --locked --bench hook
-	$(CARGO) bench --locked --bench daemon
+	DIFFLORE_TEST_HOOK_BIN=$(HOOK_BIN) $(CARGO) bench --locked --bench daemon
 	$(CARGO) bench --locked --bench redact
 	$(CARGO) bench --locked --bench history
 	$(CARGO) bench --locked --bench traces
