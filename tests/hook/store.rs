@@ -8,7 +8,7 @@ use crate::support::{assert_silent, event, mode, rows, spill_entries};
 
 /// The WAL length past which a hook checkpoints it (src/hook.rs), and a payload big enough
 /// to pass it within a few events.
-const WAL_LIMIT: u64 = 1 << 20;
+const WAL_LIMIT: u64 = 256 << 10;
 
 fn big_event(n: usize) -> Vec<u8> {
     let filler = "x".repeat(100_000);
