@@ -342,6 +342,63 @@ fn a_codex_turn_names_its_provider_and_model() {
     assert_eq!(tool.trace_id, turn.trace_id);
 }
 
+/// Qwen Code sends UserPromptSubmit a second time, with an empty prompt, when it hands the
+/// tool's result back to the model: still one turn, complete, with its tool call under it.
+#[test]
+fn a_qwen_code_turn_with_its_empty_mid_turn_prompt_is_one_turn() {
+    let sb = Sandbox::new();
+    write_config(&sb, "");
+    let c = Collector::start();
+    let qwen = |event: &str, changes: Value| {
+        let mut v: Value =
+            serde_json::from_slice(&fixture(format!("qwen-code/{event}.json"))).unwrap();
+        for (k, change) in changes.as_object().unwrap() {
+            v[k] = change.clone();
+        }
+        v
+    };
+    for p in [
+        qwen("SessionStart", json!({})),
+        qwen("UserPromptSubmit", json!({})),
+        qwen("PreToolUse", json!({})),
+        qwen("PostToolUse", json!({})),
+        qwen("UserPromptSubmit", json!({"prompt": ""})),
+        qwen("Stop", json!({})),
+    ] {
+        let out = sb.hook(&["--client", "qwen-code"], p.to_string().as_bytes());
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    run_until_delivered(&sb, &c);
+    let (ok, _) = arrived(&c);
+    assert_eq!(ok.len(), 2, "{ok:#?}");
+    let turn = ok
+        .iter()
+        .find(|s| s.name.starts_with("invoke_agent"))
+        .unwrap();
+    let tool = ok
+        .iter()
+        .find(|s| s.name == "execute_tool run_shell_command")
+        .unwrap();
+    assert_eq!(tool.parent_span_id, turn.span_id);
+    assert_eq!(tool.trace_id, turn.trace_id);
+    for s in &ok {
+        assert!(
+            !attrs(&s.attributes).contains_key("difflore.span.incomplete"),
+            "{s:#?}"
+        );
+    }
+    // The turn ends at Stop, not at the empty prompt.
+    let stop_ms: i64 = sb
+        .sqlite()
+        .query_row(
+            "SELECT received_ms FROM events WHERE event = 'Stop'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(turn.end_time_unix_nano, stop_ms as u64 * 1_000_000);
+}
+
 #[test]
 fn a_session_silent_past_span_close_after_arrives_closed_and_marked_incomplete() {
     use difflore::shared::event::classify;

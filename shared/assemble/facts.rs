@@ -3,6 +3,7 @@
 //! simply absent. Local only; what goes out is built from redacted values in `prepare`.
 
 use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +17,9 @@ pub struct Facts {
     pub model: Option<String>,
     /// A tool call's arguments (`content`), read only when content is sent.
     pub arguments: Option<String>,
+    /// The event has a `prompt` and it is empty: Qwen Code sends UserPromptSubmit again,
+    /// with `"prompt": ""`, when it hands a tool's result back to the model mid-turn.
+    pub empty_prompt: bool,
 }
 
 /// The fields looked at, each any JSON (unknown fields are skipped unread).
@@ -36,6 +40,51 @@ struct Raw {
     agent_type: Option<Value>,
     subagent_type: Option<Value>,
     model: Option<Value>,
+    prompt: Option<Blank>,
+}
+
+/// Whether a value is a string of nothing but white space, read without copying the
+/// string (a prompt may be a pasted file).
+struct Blank(bool);
+
+impl<'de> Deserialize<'de> for Blank {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Blank, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Blank;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Blank, E> {
+                Ok(Blank(v.trim().is_empty()))
+            }
+            // Anything but a string is not blank, and is skipped unread.
+            fn visit_bool<E>(self, _: bool) -> Result<Blank, E> {
+                Ok(Blank(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Blank, E> {
+                Ok(Blank(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Blank, E> {
+                Ok(Blank(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Blank, E> {
+                Ok(Blank(false))
+            }
+            fn visit_unit<E>(self) -> Result<Blank, E> {
+                Ok(Blank(false))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Blank, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Blank(false))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Blank, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Blank(false))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 fn text(v: &Option<Value>) -> Option<String> {
@@ -67,6 +116,7 @@ impl Facts {
             agent_type: text(&raw.agent_type).or_else(|| text(&raw.subagent_type)),
             model: text(&raw.model),
             arguments: None,
+            empty_prompt: raw.prompt.is_some_and(|b| b.0),
         }
     }
 }
@@ -85,6 +135,35 @@ mod tests {
             (r#"{"input":{"tool":"bash","callID":"call_5"}}"#, "call_5"),
         ] {
             assert_eq!(Facts::read(payload.as_bytes()).call.as_deref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn only_a_prompt_given_and_empty_is_an_empty_prompt() {
+        for (payload, empty) in [
+            (r#"{"prompt":""}"#, true),
+            (r#"{"prompt":" \n"}"#, true),
+            (r#"{"prompt":"run echo hello"}"#, false),
+            (r#"{"prompt":null}"#, false),
+            (r#"{"prompt":[]}"#, false),
+            (r#"{}"#, false),
+        ] {
+            assert_eq!(
+                Facts::read(payload.as_bytes()).empty_prompt,
+                empty,
+                "{payload}"
+            );
+        }
+        // A prompt of another shape is skipped whole: the fields after it are still read.
+        for payload in [
+            r#"{"prompt":{"a":[1,{"b":""}]},"tool_use_id":"t"}"#,
+            r#"{"prompt":[1,"",{"c":null}],"tool_use_id":"t"}"#,
+            r#"{"prompt":true,"tool_use_id":"t"}"#,
+            r#"{"prompt":-1.5e3,"tool_use_id":"t"}"#,
+        ] {
+            let f = Facts::read(payload.as_bytes());
+            assert_eq!(f.call.as_deref(), Some("t"), "{payload}");
+            assert!(!f.empty_prompt, "{payload}");
         }
     }
 

@@ -30,12 +30,13 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
         proptest::option::of(0..4usize),
         proptest::option::of(0..2usize),
         0..5_000i64,
+        proptest::bool::weighted(0.3),
     );
     proptest::collection::vec(one, 0..60).prop_map(|raw| {
         let mut at = 0;
         raw.into_iter()
             .enumerate()
-            .map(|(i, (k, session, tool, call, agent, step))| {
+            .map(|(i, (k, session, tool, call, agent, step, empty_prompt))| {
                 // Mostly forward in time, sometimes back (spill imports, clock changes).
                 at = (at + step - 500).max(0);
                 Event {
@@ -48,6 +49,8 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
                     facts: Facts {
                         call: call.map(|c| format!("c{c}")),
                         agent_id: agent.map(|a| format!("a{a}")),
+                        // Read off any event; only a prompt's is looked at.
+                        empty_prompt,
                         ..Facts::default()
                     },
                 }

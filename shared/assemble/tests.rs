@@ -158,6 +158,54 @@ fn what_never_ends_closes_incomplete_with_its_turn_or_the_next_prompt() {
 }
 
 #[test]
+fn an_empty_prompt_inside_a_turn_goes_on_with_it_and_outside_one_starts_one() {
+    let empty = |id| {
+        let mut e = ev(id, Kind::PromptSubmit, None, None);
+        e.facts.empty_prompt = true;
+        e
+    };
+    // Qwen Code: its tool's result goes back to the model as an empty prompt.
+    let (state, out) = run(&[
+        ev(1, Kind::PromptSubmit, None, None),
+        ev(2, Kind::ToolPre, Some("run_shell_command"), None),
+        ev(3, Kind::ToolPost, Some("run_shell_command"), None),
+        empty(4),
+        ev(5, Kind::TurnStop, None, None),
+        empty(6),
+        ev(7, Kind::TurnStop, None, None),
+    ]);
+    assert!(state.open.is_empty());
+    assert!(
+        out.closed.iter().all(|s| !s.incomplete),
+        "{:#?}",
+        out.closed
+    );
+    let turns: Vec<Option<i64>> = out.marks.iter().map(|m| m.turn).collect();
+    assert_eq!(
+        turns,
+        [
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2)
+        ]
+    );
+    let first = out
+        .closed
+        .iter()
+        .find(|s| s.kind == SpanKind::Turn && s.turn == 1)
+        .unwrap();
+    assert_eq!((first.start_event, first.end_event), (1, Some(5)));
+    assert_eq!(
+        closed(&out, SpanKind::Tool, Some("difflore:2")).end_event,
+        Some(3)
+    );
+}
+
+#[test]
 fn a_tool_call_with_no_turn_open_starts_one() {
     let (state, out) = run(&[
         ev(1, Kind::ToolPre, Some("Execute"), None),

@@ -93,6 +93,9 @@ fn apply(state: &mut State, ev: &Event, after: i64, out: &mut Assembled) -> Mark
             }
             mark(None, open_turn)
         }
+        // An empty prompt inside a turn is the agent going on with it (Qwen Code hands
+        // each tool result back to the model this way), not a person starting another.
+        Kind::PromptSubmit if ev.facts.empty_prompt && open_turn.is_some() => mark(None, open_turn),
         Kind::PromptSubmit => {
             if let Some(n) = open_turn {
                 let end = before.unwrap_or(ev.at_ms);
