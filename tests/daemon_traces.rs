@@ -27,14 +27,18 @@ const EDIT: &str = "toolu_01Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss";
 const TASK: &str = "toolu_task";
 const AGENT: &str = "a1b2c3d4e5f60718";
 
-/// A Claude Code fixture, with `changes` applied on top.
-fn claude(event: &str, changes: Value) -> Value {
-    let mut v: Value =
-        serde_json::from_slice(&fixture(format!("claude-code/{event}.json"))).unwrap();
+/// A fixture (`agent/event`), with `changes` applied on top.
+fn changed(name: &str, changes: Value) -> Value {
+    let mut v: Value = serde_json::from_slice(&fixture(format!("{name}.json"))).unwrap();
     for (k, change) in changes.as_object().unwrap() {
         v[k] = change.clone();
     }
     v
+}
+
+/// A Claude Code fixture, with `changes` applied on top.
+fn claude(event: &str, changes: Value) -> Value {
+    changed(&format!("claude-code/{event}"), changes)
 }
 
 fn hook(sb: &Sandbox, payload: &Value) {
@@ -310,13 +314,7 @@ fn a_codex_turn_names_its_provider_and_model() {
     let sb = Sandbox::new();
     write_config(&sb, "");
     let c = Collector::start();
-    let codex = |event: &str, changes: Value| {
-        let mut v: Value = serde_json::from_slice(&fixture(format!("codex/{event}.json"))).unwrap();
-        for (k, change) in changes.as_object().unwrap() {
-            v[k] = change.clone();
-        }
-        v
-    };
+    let codex = |event: &str, changes: Value| changed(&format!("codex/{event}"), changes);
     let call =
         json!({"tool_name": "Bash", "tool_use_id": "call_1", "tool_input": {"command": "ls"}});
     for p in [
@@ -349,14 +347,7 @@ fn a_qwen_code_turn_with_its_empty_mid_turn_prompt_is_one_turn() {
     let sb = Sandbox::new();
     write_config(&sb, "");
     let c = Collector::start();
-    let qwen = |event: &str, changes: Value| {
-        let mut v: Value =
-            serde_json::from_slice(&fixture(format!("qwen-code/{event}.json"))).unwrap();
-        for (k, change) in changes.as_object().unwrap() {
-            v[k] = change.clone();
-        }
-        v
-    };
+    let qwen = |event: &str, changes: Value| changed(&format!("qwen-code/{event}"), changes);
     for p in [
         qwen("SessionStart", json!({})),
         qwen("UserPromptSubmit", json!({})),

@@ -173,7 +173,7 @@ fn main() {
         let (floor50, hook50) = (cases[0].series.pct_ms(50.0), cases[1].series.pct_ms(50.0));
         let ratio = hook50 / floor50;
         verdict(
-            &format!("p50 {tag}: {hook50:.2} ms = {ratio:.2}x /bin/true's {floor50:.2} ms"),
+            &format!("p50 {tag}: {hook50:.3} ms = {ratio:.3}x /bin/true's {floor50:.3} ms"),
             "<= 1.3x",
             ratio <= 1.3,
         );
