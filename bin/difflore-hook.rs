@@ -30,24 +30,29 @@ struct Args {
 /// the hook needs none of it but what `sys::start_like_std` does. Returns the exit status.
 #[allow(unsafe_code)] // `no_mangle`: the one symbol named `main` in the program.
 #[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     sys::start_like_std();
-    let status = run();
+    // SAFETY: these are the C runtime's own `argc` and `argv`.
+    let args = unsafe { sys::main_args(argc, argv) };
+    let status = run(&args);
     // Rust's start-up would have flushed stdout at exit; here that is ours to do.
     let _ = std::io::stdout().flush();
     status
 }
 
-fn run() -> std::ffi::c_int {
+/// The hook with `argv` (the program's name first); returns the exit status.
+fn run(argv: &[OsString]) -> std::ffi::c_int {
     // Arguments are read as the OS gives them (bytes): one that is not UTF-8 must not crash.
-    let (args, notice) = match args().run_inner(bpaf::Args::current_args()) {
+    let given = argv.get(1..).unwrap_or_default();
+    let name = argv
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name()?.to_str())
+        .unwrap_or("difflore-hook");
+    let (args, notice) = match args().run_inner(bpaf::Args::from(given).set_name(name)) {
         Ok(args) => (args, None),
         // A mistyped hook config must not lose the event: say so, and capture it anyway.
         Err(bpaf::ParseFailure::Stderr(doc)) => {
-            let salvaged = hook::salvage(std::env::args_os().skip(1));
+            let salvaged = hook::salvage(given.iter().cloned());
             let args = Args {
                 client: salvaged.client,
                 strict: salvaged.strict,

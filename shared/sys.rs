@@ -30,25 +30,10 @@ pub fn start_like_std() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    });
-    // SAFETY: poll reads and writes exactly the three pollfd structs of `fds`.
-    let polled = loop {
-        match unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } {
-            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            rc => break rc != -1,
-        }
-    };
-    for pfd in fds {
-        let closed = if polled {
-            pfd.revents & libc::POLLNVAL != 0
-        } else {
-            // SAFETY: F_GETFD only reads the descriptor's flags.
-            unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) == -1 }
-        };
+    for fd in 0..3 {
+        // F_GETFD on every system (poll cannot tell a closed descriptor on macOS).
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1;
         if closed {
             // Taken in order 0, 1, 2, so each open gets the lowest free number: the closed
             // one. SAFETY: the path is a NUL-terminated literal; the descriptor is kept open
@@ -58,6 +43,35 @@ pub fn start_like_std() {
             }
         }
     }
+}
+
+/// The arguments a C `main` was given (see `start_like_std`), the program's name first, as
+/// the OS gave them: bytes, not necessarily UTF-8. Read from `argv` itself, because std
+/// fills `std::env::args_os` without its own start-up only on glibc and Apple systems.
+///
+/// # Safety
+/// `argv` must hold `argc` pointers, each null or to a NUL-terminated string, as the C
+/// runtime passes them to `main`.
+pub unsafe fn main_args(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let count = usize::try_from(argc).unwrap_or(0);
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..count)
+        .filter_map(|i| {
+            // SAFETY: the caller promises `argc` readable pointers in `argv`.
+            let arg = unsafe { *argv.add(i) };
+            // SAFETY: non-null, so NUL-terminated by the caller's promise.
+            (!arg.is_null()).then(|| {
+                let bytes = unsafe { std::ffi::CStr::from_ptr(arg) }.to_bytes();
+                std::ffi::OsStr::from_bytes(bytes).to_owned()
+            })
+        })
+        .collect()
 }
 
 /// Does a process with this pid exist (whoever owns it)?

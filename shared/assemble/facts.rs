@@ -23,13 +23,12 @@ pub struct Facts {
 }
 
 /// The fields looked at, each any JSON (unknown fields are skipped unread).
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
 struct Raw {
     tool_use_id: Option<Value>,
     tool_call_id: Option<Value>,
     execution_id: Option<Value>,
-    #[serde(rename = "callID")]
+    /// OpenCode: `callID`.
     call_id: Option<Value>,
     /// Cline: `tool_call.id`.
     tool_call: Option<Value>,
@@ -41,6 +40,70 @@ struct Raw {
     subagent_type: Option<Value>,
     model: Option<Value>,
     prompt: Option<Blank>,
+}
+
+/// The keys `Raw` looks at; any other is skipped unread.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Key {
+    ToolUseId,
+    ToolCallId,
+    ExecutionId,
+    #[serde(rename = "callID")]
+    CallId,
+    ToolCall,
+    Input,
+    AgentId,
+    SubagentId,
+    AgentType,
+    SubagentType,
+    Model,
+    Prompt,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Raw;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            /// A key given twice counts once, as its last value (as in serde_json's own
+            /// maps): a derived struct would refuse the whole payload, facts and all.
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+                let mut raw = Raw::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::ToolUseId => &mut raw.tool_use_id,
+                        Key::ToolCallId => &mut raw.tool_call_id,
+                        Key::ExecutionId => &mut raw.execution_id,
+                        Key::CallId => &mut raw.call_id,
+                        Key::ToolCall => &mut raw.tool_call,
+                        Key::Input => &mut raw.input,
+                        Key::AgentId => &mut raw.agent_id,
+                        Key::SubagentId => &mut raw.subagent_id,
+                        Key::AgentType => &mut raw.agent_type,
+                        Key::SubagentType => &mut raw.subagent_type,
+                        Key::Model => &mut raw.model,
+                        Key::Prompt => {
+                            raw.prompt = map.next_value()?;
+                            continue;
+                        }
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = map.next_value()?;
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 /// Whether a value is a string of nothing but white space, read without copying the
@@ -160,6 +223,9 @@ mod tests {
             r#"{"prompt":[1,"",{"c":null}],"tool_use_id":"t"}"#,
             r#"{"prompt":true,"tool_use_id":"t"}"#,
             r#"{"prompt":-1.5e3,"tool_use_id":"t"}"#,
+            // A key twice: the last one counts, and nothing else is lost.
+            r#"{"prompt":"","prompt":"x","tool_use_id":"t"}"#,
+            r#"{"tool_use_id":"u","prompt":"","tool_use_id":"t","prompt":"y"}"#,
         ] {
             let f = Facts::read(payload.as_bytes());
             assert_eq!(f.call.as_deref(), Some("t"), "{payload}");
