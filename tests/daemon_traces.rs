@@ -42,7 +42,11 @@ fn claude(event: &str, changes: Value) -> Value {
 }
 
 fn hook(sb: &Sandbox, payload: &Value) {
-    let out = sb.hook(&["--client", "claude-code"], payload.to_string().as_bytes());
+    hook_as(sb, "claude-code", payload);
+}
+
+fn hook_as(sb: &Sandbox, client: &str, payload: &Value) {
+    let out = sb.hook(&["--client", client], payload.to_string().as_bytes());
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
 
@@ -323,8 +327,7 @@ fn a_codex_turn_names_its_provider_and_model() {
         codex("PostToolUse", call),
         codex("Stop", json!({})),
     ] {
-        let out = sb.hook(&["--client", "codex"], p.to_string().as_bytes());
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        hook_as(&sb, "codex", &p);
     }
     run_until_delivered(&sb, &c);
     let (ok, _) = arrived(&c);
@@ -356,8 +359,7 @@ fn a_qwen_code_turn_with_its_empty_mid_turn_prompt_is_one_turn() {
         qwen("UserPromptSubmit", json!({"prompt": ""})),
         qwen("Stop", json!({})),
     ] {
-        let out = sb.hook(&["--client", "qwen-code"], p.to_string().as_bytes());
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        hook_as(&sb, "qwen-code", &p);
     }
     run_until_delivered(&sb, &c);
     let (ok, _) = arrived(&c);
@@ -379,15 +381,7 @@ fn a_qwen_code_turn_with_its_empty_mid_turn_prompt_is_one_turn() {
         );
     }
     // The turn ends at Stop, not at the empty prompt.
-    let stop_ms: i64 = sb
-        .sqlite()
-        .query_row(
-            "SELECT received_ms FROM events WHERE event = 'Stop'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(turn.end_time_unix_nano, stop_ms as u64 * 1_000_000);
+    assert_eq!(turn.end_time_unix_nano, at_ns(&sb, "Stop", ""));
 }
 
 #[test]

@@ -137,13 +137,13 @@ pub fn assemble_all(
 }
 
 /// Claim what `take` allows (a batch, or a piece of one) and, in the claim's own
-/// transaction, assemble every row up to the last one claimed: one commit, and no row leaves unassembled. When the rows to claim follow
-/// the assembly cursor without a gap (a drain that keeps up: every batch but the first
-/// after a retry), assembly reads them from the claim and each row is written once, its
-/// claim and its mark together; otherwise assembly reads the rows up to the last one itself
-/// first. `with_spans` (a sink that sends traces) also gives each row its spans
-/// (`attach`), read in the same transaction. On any error the claim is undone with the
-/// pass.
+/// transaction, assemble every row up to the last one claimed: one commit, and no row
+/// leaves unassembled. When the rows to claim follow the assembly cursor without a gap (a
+/// drain that keeps up: every batch but the first after a retry), assembly reads them from
+/// the claim and each row is written once, its claim and its mark together; otherwise
+/// assembly reads the rows up to the last one itself first. `with_spans` (a sink that sends
+/// traces) also gives each row its spans (`attach`), read in the same transaction. On any
+/// error the claim is undone with the pass.
 pub fn claim(
     assembler: &mut Assembler,
     outbox: &Outbox,

@@ -214,12 +214,18 @@ fn an_outbox_the_insert_does_not_fit_is_left_byte_identical_and_the_event_spille
     }
 }
 
-#[test]
-fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
-    let sb = Sandbox::new();
+/// Bytes where the outbox should be, in a new data home: returns them.
+fn corrupt_outbox(sb: &Sandbox) -> Vec<u8> {
     std::fs::create_dir(sb.home()).unwrap();
     let garbage = b"this is not an SQLite database, just bytes where one should be\n".repeat(100);
     std::fs::write(sb.db(), &garbage).unwrap();
+    garbage
+}
+
+#[test]
+fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
+    let sb = Sandbox::new();
+    let garbage = corrupt_outbox(&sb);
     let raw = common::fixture("cursor/afterFileEdit.json");
     let line = one_stderr_line(&sb.hook(&[], &raw));
     assert!(line.contains("not a database"), "{line}");
@@ -246,9 +252,7 @@ fn corrupt_outbox_is_left_untouched_and_the_event_spilled() {
 #[test]
 fn a_hook_started_with_its_standard_descriptors_closed_keeps_its_files_clean() {
     let sb = Sandbox::new();
-    std::fs::create_dir(sb.home()).unwrap();
-    let garbage = b"not an SQLite database\n".repeat(200);
-    std::fs::write(sb.db(), &garbage).unwrap();
+    let garbage = corrupt_outbox(&sb);
     let raw = String::from_utf8(event("closed-fds")).unwrap();
     let mut cmd = Command::new("/bin/sh");
     let hook = common::hook_bin();
