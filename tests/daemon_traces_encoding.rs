@@ -54,7 +54,7 @@ fn event(row: i64, spans: Vec<Raw>) -> OutEvent {
         usage: None,
         spans: spans
             .into_iter()
-            .map(|s| OutSpan::build(s, "inst", None, |_, v| v))
+            .map(|s| OutSpan::build(s, &ids::InstallIds::new("inst"), None, |_, v| v))
             .collect(),
         span: None,
     }

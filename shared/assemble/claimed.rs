@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
-use super::store::decode;
+use super::record::decode;
 use super::{Member, Span, SpanKind};
 use crate::shared::store::{Outbox, StoreError};
 use crate::shared::vocabulary::Kind;
@@ -73,14 +73,7 @@ pub fn read(outbox: &Outbox, rows: &[i64]) -> Result<(Carried, HashMap<i64, Memb
         if !wanted.contains(&id) {
             continue;
         }
-        // Only assembly writes `carried`: anything but its text (a damaged database)
-        // carries nothing rather than stopping every claim that reaches the row.
-        let spans = match r.get_ref(5).map_err(sql)? {
-            rusqlite::types::ValueRef::Text(text) => {
-                std::str::from_utf8(text).map(decode).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
+        let spans = decode(r.get_ref(5).map_err(sql)?);
         let session: Option<String> = r.get(1).map_err(sql)?;
         let kind: Option<String> = r.get(2).map_err(sql)?;
         let call: Option<String> = r.get(3).map_err(sql)?;

@@ -27,14 +27,34 @@ pub struct SessionIds {
     span: u128,
 }
 
-impl SessionIds {
-    pub fn new(install: &str, session: &str) -> SessionIds {
-        let parts =
-            |tag: &[u8]| fnv1a_from(FNV_OFFSET, &[tag, install.as_bytes(), session.as_bytes()]);
-        SessionIds {
+/// The hash of the parts every id of one install begins with, taken once per daemon: a
+/// session's ids then hash only the session (the drain takes them for every event and span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallIds {
+    trace: u128,
+    span: u128,
+}
+
+impl InstallIds {
+    pub fn new(install: &str) -> InstallIds {
+        let parts = |tag: &[u8]| fnv1a_from(FNV_OFFSET, &[tag, install.as_bytes()]);
+        InstallIds {
             trace: parts(b"trace"),
             span: parts(b"span"),
         }
+    }
+
+    pub fn session(&self, session: &str) -> SessionIds {
+        SessionIds {
+            trace: fnv1a_from(self.trace, &[session.as_bytes()]),
+            span: fnv1a_from(self.span, &[session.as_bytes()]),
+        }
+    }
+}
+
+impl SessionIds {
+    pub fn new(install: &str, session: &str) -> SessionIds {
+        InstallIds::new(install).session(session)
     }
 
     /// The trace of one turn.
@@ -95,6 +115,20 @@ mod tests {
             span_id("inst", "sess", 3, SpanKind::Tool, Some("toolu_1")),
             span
         );
+    }
+
+    /// The install's hash taken once gives every session the ids of the one-shot hash.
+    #[test]
+    fn an_installs_hash_continues_into_each_session() {
+        let install = InstallIds::new("inst");
+        for session in ["", "s", "sess", "3f2a9c1e-7b4d-4e8a-9c21-000000000042"] {
+            let ids = install.session(session);
+            assert_eq!(ids.trace_id(2), trace_id("inst", session, 2));
+            assert_eq!(
+                ids.span_id(2, SpanKind::Subagent, Some("a1")),
+                span_id("inst", session, 2, SpanKind::Subagent, Some("a1"))
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{SPAN_COLUMNS, decode, encode, insert, span, update};
+use super::record::{decode, encode};
+use super::store::{SPAN_COLUMNS, insert, span, update};
 use super::{Assembled, Event, Key, Session, Span, SpanKind, State};
 
 /// Sessions held in memory before settled ones are forgotten.
@@ -45,9 +46,10 @@ impl Memory {
              WHERE ss.open_turn IS NOT NULL",
         )?;
         let mut done = BTreeSet::new();
-        for text in carriers.query_map([], |r| r.get::<_, String>(0))? {
+        let mut found = carriers.query([])?;
+        while let Some(r) = found.next()? {
             done.extend(
-                decode(&text?)
+                decode(r.get_ref(0)?)
                     .into_iter()
                     .filter(|s| s.kind != SpanKind::Turn)
                     .map(|s| s.key()),

@@ -11,6 +11,7 @@ pub mod facts;
 pub mod ids;
 mod memory;
 mod pair;
+mod record;
 pub mod store;
 mod turns;
 
@@ -92,8 +93,8 @@ impl SpanKind {
 }
 
 /// A span, open (`end_event` is `None`) or closed. `end_event` is the outbox row whose
-/// outgoing record carries the span out once it is closed; that row keeps it, as JSON in
-/// its `spans` column (`store`).
+/// outgoing record carries the span out once it is closed; the `carried` table keeps it
+/// beside that row (`record`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     pub session: String,

@@ -1,9 +1,9 @@
 //! Assembly's state in the outbox: the `assembled_through` cursor, `span_sessions`, the
 //! `spans` table (open spans) and each event's marks and the closed spans it carries out
-//! (its `spans` column, JSON), which go with the row. One pass reads the next rows in id
-//! order, folds them in with `assemble`, and writes the marks, what changed in the spans
-//! and sessions, and the cursor in one transaction, so a crash repeats a pass whole or not
-//! at all.
+//! (in `carried`, beside the row, as `record` writes them), which go with the row. One
+//! pass reads the next rows in id order, folds them in with `assemble`, and writes the
+//! marks, what changed in the spans and sessions, and the cursor in one transaction, so a
+//! crash repeats a pass whole or not at all.
 //!
 //! The outbox is the state's durable copy; `Assembler` keeps a copy in memory between
 //! passes (`memory`), trusted only while the cursor is where its last pass left it, and
@@ -252,18 +252,6 @@ impl Drop for Scope<'_> {
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
-}
-
-/// The closed spans a row carries, as its `spans` column holds them.
-pub(super) fn encode(spans: &[&Span]) -> String {
-    // A span is strings, numbers and booleans: it always serializes.
-    serde_json::to_string(spans).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// A `spans` column read back. Only assembly writes it, so text it cannot read (a damaged
-/// database) carries nothing rather than failing the drain.
-pub(super) fn decode(text: &str) -> Vec<Span> {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// A new span row; returns its id.

@@ -16,6 +16,7 @@ use super::redact::{RedactError, Redactor};
 use super::spans::{self, OutSpan};
 use super::usage::turns::Tokens;
 use crate::shared::assemble::content::Content;
+use crate::shared::assemble::ids::InstallIds;
 use crate::shared::assemble::{Span, SpanKind};
 use crate::shared::config::Config;
 use crate::shared::vocabulary::{self, Kind};
@@ -61,6 +62,8 @@ pub enum PrepareError {
 /// Per-configuration state for building outgoing records: the redactor's rules, compiled once.
 pub struct Preparer {
     install_id: String,
+    /// The install's part of every trace and span id, hashed once.
+    ids: InstallIds,
     redactor: Redactor,
     /// `otlp_content`: the bytes each tool call's arguments and result are cut to; `None`
     /// sends neither.
@@ -102,6 +105,7 @@ pub struct Prepared {
 impl Preparer {
     pub fn new(install_id: String, config: &Config) -> Result<Preparer, PrepareError> {
         Ok(Preparer {
+            ids: InstallIds::new(&install_id),
             install_id,
             redactor: Redactor::new(config)?,
             content_max: config.otlp_content.then_some(config.otlp_content_max_bytes),
@@ -138,10 +142,7 @@ impl Preparer {
             .payload(raw, counts)
             .map_err(|e| format!("payload is not valid JSON: {e}"))?;
         let at = UNIX_EPOCH + Duration::from_millis(row.received_ms.max(0) as u64);
-        let span = row
-            .member
-            .as_ref()
-            .map(|m| spans::ids_of(m, &self.install_id));
+        let span = row.member.as_ref().map(|m| spans::ids_of(m, &self.ids));
         // As assembled when it was; a row inserted after the last assembly pass gets the
         // same answer from the vocabulary directly.
         let kind = row
@@ -152,14 +153,13 @@ impl Preparer {
         let mut spans = Vec::with_capacity(carried.len());
         for (s, result) in carried {
             let usage = span_usage.remove(&(s.session.clone(), s.turn));
-            let mut out = OutSpan::build(s, &self.install_id, result, |k, v| {
-                match (k, self.content_max) {
+            let mut out =
+                OutSpan::build(s, &self.ids, result, |k, v| match (k, self.content_max) {
                     (spans::ARGUMENTS | spans::RESULT, Some(max)) => {
                         self.content(k, v, max, counts)
                     }
                     _ => self.field(k, v, counts),
-                }
-            });
+                });
             if out.kind == SpanKind::Turn {
                 out.usage = usage.map(|t| self.tokens(t, counts));
             }

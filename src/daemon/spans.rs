@@ -59,11 +59,11 @@ impl OutSpan {
     /// that ends it, and its arguments) under `ARGUMENTS` and `RESULT`.
     pub fn build(
         span: assemble::Span,
-        install: &str,
+        install: &ids::InstallIds,
         result: Option<String>,
         mut redact: impl FnMut(&str, String) -> String,
     ) -> OutSpan {
-        let ids = ids::SessionIds::new(install, &span.session);
+        let ids = install.session(&span.session);
         let trace_id = ids.trace_id(span.turn);
         let span_id = ids.span_id(span.turn, span.kind, span.call.as_deref());
         let parent_span_id = match (&span.kind, &span.parent) {
@@ -102,8 +102,8 @@ impl OutSpan {
 }
 
 /// The trace and span ids of the span an event belongs to, for its log record.
-pub fn ids_of(member: &Member, install: &str) -> ([u8; 16], [u8; 8]) {
-    let ids = ids::SessionIds::new(install, &member.session);
+pub fn ids_of(member: &Member, install: &ids::InstallIds) -> ([u8; 16], [u8; 8]) {
+    let ids = install.session(&member.session);
     (
         ids.trace_id(member.turn),
         ids.span_id(member.turn, member.kind, member.call.as_deref()),

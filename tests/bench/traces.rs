@@ -4,7 +4,8 @@
 //! signal only and once with assembly and span attachment (both in each claim's
 //! transaction, as difflored runs them) and the traces request too.
 //! Target: traces at most 10 % of drain time, judged on everything traces add (assembly,
-//! span attachment, the traces request); assembly's own share (what the claims gain,
+//! span attachment, the traces request); assembly's own share (what the claims and the
+//! acknowledgements gain: the fold, the marks, the carried spans written and deleted,
 //! attachment included) is printed beside it. Each
 //! drain is timed by the wall clock and by the thread's CPU time (on a busy machine the
 //! CPU time is the steadier figure; the target is judged on it where the OS gives it). Prints figures; asserts nothing timed.
@@ -136,6 +137,13 @@ impl Took {
         out
     }
 
+    fn plus(self, other: Took) -> Took {
+        Took {
+            wall: self.wall + other.wall,
+            cpu: self.cpu.zip(other.cpu).map(|(a, b)| a + b),
+        }
+    }
+
     fn min(self, other: Took) -> Took {
         Took {
             wall: self.wall.min(other.wall),
@@ -175,10 +183,11 @@ impl Drainer {
 
     /// Drain the whole outbox in-process; with traces, assembly (in the claim's
     /// transaction, as difflored runs it) and spans included. Returns the drain's time, the
-    /// part of it spent claiming (with assembly and attachment, when on), and the spans
-    /// encoded.
-    fn drain(&mut self, db: &Outbox, now: i64) -> (Took, Took, usize) {
-        let (mut total, mut claiming, mut spans_sent) = (Took::ZERO, Took::ZERO, 0);
+    /// parts of it spent claiming (with assembly and attachment, when on) and
+    /// acknowledging, and the spans encoded.
+    fn drain(&mut self, db: &Outbox, now: i64) -> (Took, Took, Took, usize) {
+        let (mut total, mut claiming, mut acking) = (Took::ZERO, Took::ZERO, Took::ZERO);
+        let mut spans_sent = 0;
         total.time(|| {
             loop {
                 let batch = claiming.time(|| {
@@ -212,14 +221,14 @@ impl Drainer {
                 }
                 let req = logs::request(&events, &self.resource, 0).unwrap();
                 std::hint::black_box(otlp::encode(&req, Protocol::Protobuf).unwrap());
-                queue::ack(db, &ids, false).unwrap();
+                acking.time(|| queue::ack(db, &ids, false).unwrap());
             }
         });
-        (total, claiming, spans_sent)
+        (total, claiming, acking, spans_sent)
     }
 }
 
-fn drain(db: &Outbox, now: i64, traces_on: bool) -> (Took, Took, usize) {
+fn drain(db: &Outbox, now: i64, traces_on: bool) -> (Took, Took, Took, usize) {
     Drainer::new(db, traces_on).drain(db, now)
 }
 
@@ -238,7 +247,7 @@ fn live(traces_on: bool) -> (Took, usize) {
             at += 7;
             n += 1;
             insert(&db, at, e);
-            let (took, _, _) = drainer.drain(&db, at + 1);
+            let (took, ..) = drainer.drain(&db, at + 1);
             total.wall += took.wall;
             total.cpu = total.cpu.zip(took.cpu).map(|(a, b)| a + b);
         }
@@ -254,40 +263,46 @@ fn fresh() -> (tempfile::TempDir, Outbox, usize, i64) {
 }
 
 fn main() {
-    let (mut logs_only, mut logs_claims) = (Took::MAX, Took::MAX);
-    let (mut with, mut with_claims) = (Took::MAX, Took::MAX);
+    let (mut logs_only, mut logs_claims, mut logs_acks) = (Took::MAX, Took::MAX, Took::MAX);
+    let (mut with, mut with_claims, mut with_acks) = (Took::MAX, Took::MAX, Took::MAX);
     let (mut events, mut spans) = (0, 0);
     for _ in 0..ROUNDS {
         let (_dir, db, n, now) = fresh();
-        let (total, claiming, _) = drain(&db, now, false);
+        let (total, claiming, acking, _) = drain(&db, now, false);
         (logs_only, logs_claims) = (logs_only.min(total), logs_claims.min(claiming));
+        logs_acks = logs_acks.min(acking);
         let (_dir, db, _, now) = fresh();
-        let (total, claiming, sent) = drain(&db, now, true);
+        let (total, claiming, acking, sent) = drain(&db, now, true);
         (with, with_claims) = (with.min(total), with_claims.min(claiming));
+        with_acks = with_acks.min(acking);
         (events, spans) = (n, sent);
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
     println!("traces: {events} events, {spans} spans, best of {ROUNDS} (wall; CPU)");
-    let line = |what: &str, total: Took, claims: Took| {
+    let line = |what: &str, total: Took, claims: Took, acks: Took| {
         let cpu = |t: Took| t.cpu.map_or("-".to_owned(), |d| format!("{:.1} ms", ms(d)));
         println!(
-            "  {what:<24} {:>8.0} events/s: {:.1} ms; {} (claims {:.1} ms; {})",
+            "  {what:<24} {:>8.0} events/s: {:.1} ms; {} (claims {:.1} ms; {}, acks {:.1} ms; {})",
             rate(events, total.wall),
             ms(total.wall),
             cpu(total),
             ms(claims.wall),
-            cpu(claims)
+            cpu(claims),
+            ms(acks.wall),
+            cpu(acks)
         );
     };
-    line("drain, logs only:", logs_only, logs_claims);
-    line("drain, logs and traces:", with, with_claims);
-    // What assembly adds to the claims, and what traces add to the drain.
+    line("drain, logs only:", logs_only, logs_claims, logs_acks);
+    line("drain, logs and traces:", with, with_claims, with_acks);
+    // Assembly's part of the drain: the claims and the acknowledgements, where it writes.
+    let (logs_claims, with_claims) = (logs_claims.plus(logs_acks), with_claims.plus(with_acks));
+    // What assembly adds to them, and what traces add to the drain.
     let extra = |a: Duration, b: Duration| b.saturating_sub(a);
     let share = |a: Duration, b: Duration| 1.0 - a.as_secs_f64() / b.as_secs_f64();
     let assembly = extra(logs_claims.wall, with_claims.wall);
     println!(
-        "  assembly (the claims' extra, wall): {:.0} events/s, {:.0} spans/s",
+        "  assembly (the claims' and acks' extra, wall): {:.0} events/s, {:.0} spans/s",
         rate(events, assembly),
         rate(spans, assembly)
     );
@@ -295,7 +310,7 @@ fn main() {
         (Some(l), Some(w), Some(lc), Some(wc)) => {
             let assembly = extra(lc, wc);
             println!(
-                "  assembly (the claims' extra, CPU):  {:.0} events/s, {:.0} spans/s",
+                "  assembly (the claims' and acks' extra, CPU):  {:.0} events/s, {:.0} spans/s",
                 rate(events, assembly),
                 rate(spans, assembly)
             );
@@ -326,7 +341,8 @@ fn main() {
     println!("  live: {live_n} events one at a time, {LIVE_SESSIONS} sessions at work at once");
     live_line("logs only:", live_logs);
     live_line("logs and traces:", live_with);
-    // Assembly alone (what the claims gain with traces on), against the drain with traces.
+    // Assembly alone (what the claims and acks gain with traces on), against the drain
+    // with traces.
     let assembly_share =
         |lc: Duration, wc: Duration, w: Duration| extra(lc, wc).as_secs_f64() / w.as_secs_f64();
     let by_cpu_assembly = match (logs_claims.cpu, with_claims.cpu, with.cpu) {
@@ -334,7 +350,7 @@ fn main() {
         _ => None,
     };
     println!(
-        "  assembly share of drain time {:.1} % by wall clock{} (the claims' extra; target <= {:.0} %)",
+        "  assembly share of drain time {:.1} % by wall clock{} (the claims' and acks' extra; target <= {:.0} %)",
         assembly_share(logs_claims.wall, with_claims.wall, with.wall) * 100.0,
         by_cpu_assembly.map_or(String::new(), |c| format!(
             ", {:.1} % by CPU time",
