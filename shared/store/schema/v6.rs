@@ -6,12 +6,14 @@
 //! row is appended in id order, as the hook appends events, so its pages fill in place.
 //! A trigger removes a row's spans with the row, whatever deletes it. `events.spans` stays,
 //! always empty from here on: dropping a column rewrites every row of the outbox.
-//! The step itself is `if found < 6` in `schema`; this file holds what it runs.
+//! The step itself is `if found < 6` in `schema`; this file holds what it runs. Later
+//! versions write each row's spans as a protobuf blob (`shared::assemble::record`) in the
+//! same column, and still read the JSON text this step moved.
 
 pub(super) const SCHEMA_V6: &str = "
 CREATE TABLE IF NOT EXISTS carried (
     event_id INTEGER PRIMARY KEY, -- the events row that carries these spans out
-    spans    TEXT NOT NULL        -- JSON array of `shared::assemble::Span`
+    spans    TEXT NOT NULL        -- the row's closed spans: a protobuf record, JSON before
 );
 INSERT INTO carried (event_id, spans)
     SELECT id, spans FROM events WHERE spans IS NOT NULL;
