@@ -100,3 +100,90 @@ impl Ledger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a real outbox whose write lock another connection holds past the busy
+    //! timeout, as a long `difflorectl` transaction would.
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::shared::event::Fields;
+    use crate::shared::paths::Paths;
+    use crate::shared::store::OpenOptions;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn states(db: &Outbox) -> Vec<(i64, String)> {
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT id, state FROM events ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn outcomes_that_cannot_be_written_stay_owed_in_order_until_they_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let opts = OpenOptions {
+            busy_timeout: Duration::from_millis(20),
+            ..OpenOptions::long_lived()
+        };
+        let db = Outbox::open(&paths, opts).unwrap();
+        let fields = Fields {
+            client: "claude-code".into(),
+            event: "Stop".into(),
+            session_id: Some("s".into()),
+            cwd: None,
+            tool: None,
+        };
+        for i in 0..3 {
+            db.insert(NOW + i, &fields, "{}").unwrap();
+        }
+        let ids: Vec<i64> = queue::claim(&db, NOW + 10, 10, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+
+        // Another process holds the write lock.
+        let other = Outbox::open(&paths, OpenOptions::long_lived()).unwrap();
+        other.conn().execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let mut ledger = Ledger::default();
+        let ack = Record::Ack {
+            ids: vec![1, 2],
+            keep_history: false,
+        };
+        assert!(ledger.write(&db, ack).is_err(), "the write lock is held");
+        assert!(!ledger.is_settled());
+        // What comes after a failed write is owed behind it, untried.
+        ledger.owe(Record::Release(vec![3]));
+        assert!(ledger.settle(&db).is_err(), "still held");
+        assert!(!ledger.is_settled());
+        let in_flight: Vec<(i64, String)> =
+            ids.iter().map(|&i| (i, "in_flight".to_owned())).collect();
+        assert_eq!(
+            states(&db),
+            in_flight,
+            "nothing written while the lock is held"
+        );
+        // A stop while it is still held logs and keeps the outcomes owed.
+        ledger.settle_for_stop(&db);
+        assert!(!ledger.is_settled());
+
+        other.conn().execute_batch("COMMIT").unwrap();
+        ledger.settle(&db).unwrap();
+        assert!(ledger.is_settled());
+        assert_eq!(states(&db), [(3, "pending".to_owned())]);
+        // Settled means settled: nothing is written twice.
+        ledger.settle(&db).unwrap();
+        assert_eq!(states(&db), [(3, "pending".to_owned())]);
+    }
+}

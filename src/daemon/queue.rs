@@ -127,8 +127,9 @@ fn select(outbox: &Outbox, sql: &str, now_ms: i64, take: Take) -> Result<Vec<Cla
         .query_map(
             params![
                 now_ms,
-                take.events.max(1) as i64,
-                take.bytes as i64,
+                i64::try_from(take.events.max(1)).unwrap_or(i64::MAX),
+                // A cap past i64 (no config gives one) is no cap, not a negative one.
+                i64::try_from(take.bytes).unwrap_or(i64::MAX),
                 ENVELOPE_BYTES,
                 take.oversize_first
             ],
