@@ -124,11 +124,8 @@ impl Memory {
         done: &Assembled,
         write_marks: bool,
     ) -> rusqlite::Result<()> {
-        let mut carried: HashMap<i64, Vec<&Span>> = HashMap::new();
+        let mut carried = super::by_carrier(&done.closed);
         for s in &done.closed {
-            if let Some(row) = s.end_event {
-                carried.entry(row).or_default().push(s);
-            }
             if let Some((id, _)) = self.rows.remove(&s.key()) {
                 conn.prepare_cached("DELETE FROM spans WHERE id = ?1")?
                     .execute([id])?;

@@ -171,3 +171,17 @@ pub struct Assembled {
     pub marks: Vec<Mark>,
     pub closed: Vec<Span>,
 }
+
+/// Closed spans (owned or borrowed) by the row that carries them out, each row's in the
+/// order they closed. A span with no carrier (none that a pass closes) is left out.
+pub fn by_carrier<S: std::borrow::Borrow<Span>>(
+    closed: impl IntoIterator<Item = S>,
+) -> std::collections::HashMap<i64, Vec<S>> {
+    let mut carried = std::collections::HashMap::<i64, Vec<S>>::new();
+    for s in closed {
+        if let Some(row) = s.borrow().end_event {
+            carried.entry(row).or_default().push(s);
+        }
+    }
+    carried
+}

@@ -4,8 +4,6 @@
 //! those become in `prepare`, every captured string in it redacted there. Never encodes or
 //! sends.
 
-use std::collections::HashMap;
-
 use crate::shared::assemble::{
     self, Assembled, Assembler, Event, Member, Settings, SpanKind, claimed, ids, store,
 };
@@ -235,12 +233,7 @@ pub fn claim(
 /// Give each of `rows`, assembled by `done` (a mark each, in order), the spans `done`
 /// closed that it carries out and the span it belongs to, as `attach` would read them.
 fn given(rows: &mut [Claimed], done: Assembled) {
-    let mut carried: HashMap<i64, Vec<assemble::Span>> = HashMap::new();
-    for s in done.closed {
-        if let Some(row) = s.end_event {
-            carried.entry(row).or_default().push(s);
-        }
-    }
+    let mut carried = assemble::by_carrier(done.closed);
     for (row, mark) in rows.iter_mut().zip(done.marks) {
         debug_assert_eq!(row.id, mark.id);
         row.spans = carried.remove(&row.id).unwrap_or_default();
