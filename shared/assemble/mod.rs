@@ -22,7 +22,7 @@ mod store_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::vocabulary::Kind;
@@ -176,8 +176,8 @@ pub struct Assembled {
 /// order they closed. A span with no carrier (none that a pass closes) is left out.
 pub fn by_carrier<S: std::borrow::Borrow<Span>>(
     closed: impl IntoIterator<Item = S>,
-) -> std::collections::HashMap<i64, Vec<S>> {
-    let mut carried = std::collections::HashMap::<i64, Vec<S>>::new();
+) -> HashMap<i64, Vec<S>> {
+    let mut carried = HashMap::<i64, Vec<S>>::new();
     for s in closed {
         if let Some(row) = s.borrow().end_event {
             carried.entry(row).or_default().push(s);

@@ -1,7 +1,7 @@
 //! The closed spans a row carries out, as the `carried` table holds them: one protobuf
-//! message (prost) per row, about a third the size of the JSON earlier versions wrote, because
-//! what these cost the drain is the pages they fill (written at the claim, again when the
-//! row goes). Unset fields cost nothing and a field added later reads as unset from older
+//! message (prost) per row, about a third the size of the JSON earlier versions wrote,
+//! because what these cost the drain is the pages they fill (written at the claim, again
+//! when the row goes). Unset fields cost nothing and a field added later reads as unset from older
 //! records, so a record outlives an upgrade. JSON text from earlier versions still reads.
 
 use prost::Message;
@@ -22,11 +22,11 @@ struct Record {
     session: String,
     #[prost(int64, tag = "2")]
     turn: i64,
-    #[prost(enumeration = "Kind", tag = "3")]
+    #[prost(int32, tag = "3")]
     kind: i32,
     #[prost(string, optional, tag = "4")]
     call: Option<String>,
-    #[prost(enumeration = "Kind", optional, tag = "5")]
+    #[prost(int32, optional, tag = "5")]
     parent_kind: Option<i32>,
     #[prost(string, optional, tag = "6")]
     parent_call: Option<String>,
@@ -52,31 +52,22 @@ struct Record {
     arguments: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
-#[repr(i32)]
-enum Kind {
-    Turn = 0,
-    Tool = 1,
-    Subagent = 2,
-}
-
-impl From<SpanKind> for Kind {
-    fn from(k: SpanKind) -> Kind {
-        match k {
-            SpanKind::Turn => Kind::Turn,
-            SpanKind::Tool => Kind::Tool,
-            SpanKind::Subagent => Kind::Subagent,
-        }
+/// A span kind as a record holds it.
+fn code(k: SpanKind) -> i32 {
+    match k {
+        SpanKind::Turn => 0,
+        SpanKind::Tool => 1,
+        SpanKind::Subagent => 2,
     }
 }
 
-/// A kind this version does not know (a damaged record) reads as a tool call, as the
+/// A code this version does not know (a damaged record) reads as a tool call, as the
 /// `spans` table's text does.
-fn kind(value: i32) -> SpanKind {
-    match Kind::try_from(value) {
-        Ok(Kind::Turn) => SpanKind::Turn,
-        Ok(Kind::Subagent) => SpanKind::Subagent,
-        Ok(Kind::Tool) | Err(_) => SpanKind::Tool,
+fn kind(code: i32) -> SpanKind {
+    match code {
+        0 => SpanKind::Turn,
+        2 => SpanKind::Subagent,
+        _ => SpanKind::Tool,
     }
 }
 
@@ -85,9 +76,9 @@ impl From<&Span> for Record {
         Record {
             session: s.session.clone(),
             turn: s.turn,
-            kind: Kind::from(s.kind) as i32,
+            kind: code(s.kind),
             call: s.call.clone(),
-            parent_kind: s.parent.as_ref().map(|(k, _)| Kind::from(*k) as i32),
+            parent_kind: s.parent.as_ref().map(|(k, _)| code(*k)),
             parent_call: s.parent.as_ref().map(|(_, c)| c.clone()),
             client: s.client.clone(),
             name: s.name.clone(),
@@ -219,6 +210,15 @@ mod tests {
             let _ = decode(ValueRef::Blob(&bytes));
             let _ = decode(ValueRef::Text(&bytes));
         }
+    }
+
+    #[test]
+    fn every_kind_keeps_its_code_and_an_unknown_code_reads_as_a_tool_call() {
+        for k in [SpanKind::Turn, SpanKind::Tool, SpanKind::Subagent] {
+            assert_eq!(super::kind(code(k)), k);
+        }
+        assert_eq!(super::kind(7), SpanKind::Tool);
+        assert_eq!(super::kind(-1), SpanKind::Tool);
     }
 
     #[test]

@@ -296,17 +296,17 @@ fn main() {
     line("drain, logs only:", logs_only, logs_claims, logs_acks);
     line("drain, logs and traces:", with, with_claims, with_acks);
     // Assembly's part of the drain: the claims and the acknowledgements, where it writes.
-    let (logs_claims, with_claims) = (logs_claims.plus(logs_acks), with_claims.plus(with_acks));
+    let (logs_writes, with_writes) = (logs_claims.plus(logs_acks), with_claims.plus(with_acks));
     // What assembly adds to them, and what traces add to the drain.
     let extra = |a: Duration, b: Duration| b.saturating_sub(a);
     let share = |a: Duration, b: Duration| 1.0 - a.as_secs_f64() / b.as_secs_f64();
-    let assembly = extra(logs_claims.wall, with_claims.wall);
+    let assembly = extra(logs_writes.wall, with_writes.wall);
     println!(
         "  assembly (the claims' and acks' extra, wall): {:.0} events/s, {:.0} spans/s",
         rate(events, assembly),
         rate(spans, assembly)
     );
-    let by_cpu = match (logs_only.cpu, with.cpu, logs_claims.cpu, with_claims.cpu) {
+    let by_cpu = match (logs_only.cpu, with.cpu, logs_writes.cpu, with_writes.cpu) {
         (Some(l), Some(w), Some(lc), Some(wc)) => {
             let assembly = extra(lc, wc);
             println!(
@@ -345,13 +345,13 @@ fn main() {
     // with traces.
     let assembly_share =
         |lc: Duration, wc: Duration, w: Duration| extra(lc, wc).as_secs_f64() / w.as_secs_f64();
-    let by_cpu_assembly = match (logs_claims.cpu, with_claims.cpu, with.cpu) {
+    let by_cpu_assembly = match (logs_writes.cpu, with_writes.cpu, with.cpu) {
         (Some(lc), Some(wc), Some(w)) => Some(assembly_share(lc, wc, w)),
         _ => None,
     };
     println!(
         "  assembly share of drain time {:.1} % by wall clock{} (the claims' and acks' extra; target <= {:.0} %)",
-        assembly_share(logs_claims.wall, with_claims.wall, with.wall) * 100.0,
+        assembly_share(logs_writes.wall, with_writes.wall, with.wall) * 100.0,
         by_cpu_assembly.map_or(String::new(), |c| format!(
             ", {:.1} % by CPU time",
             c * 100.0
